@@ -1,0 +1,732 @@
+"""Parse a decoded plan into its front matter and its measures table (dimension → item → measure → units)."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass, field
+
+from kg.errors import PlanParseError
+from kg.read import PlanText, join_text, normalise, strip_markup
+
+CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+SECTION = re.compile(r"^\s*(?:[-*]\s*)?([壹貳參叁肆伍陸柒捌玖拾])\s*[、.．]\s*(.*)$")
+DIM = re.compile(r"^([一二三四五六七八九十]{1,3})\s*[、.．]\s*(.*)$", re.S)
+ITEM = re.compile(r"^\(\s*([一二三四五六七八九十]{1,3})\s*\)\s*(.*)$", re.S)
+NUM_DOT = re.compile(r"^(\d{1,2})\s*[.、．](?!\d)\s*(.*)$", re.S)
+NUM_BARE = re.compile(r"^(\d{1,2})(?:\s+(\S.*)|([\u4e00-\u9fff].*))?$", re.S)
+INLINE_NUM = re.compile(r"(?:(?<=\s)|(?<=[。；]))(\d{1,2})\s*[.．](?!\d)\s*")
+SUBPOINT = re.compile(r"^\(\s*\d{1,2}\s*\)")
+TERMINAL = "。！？；;.!?"
+HEADER = re.compile(
+    r"(?:(?:執行|工作|實施|業務|辦理|主辦|承辦|協辦)(?:要項|重點|單位|方法|項目|內容|成果|\(參考\)方法|\(單位\))"
+    r"|\(內容/同本實施計畫具體措施\)|\(步驟、方法\)|[|\-:]|--)+"
+)
+UNIT_SUFFIX = re.compile(
+    r"(?:科|課|室|組|處|局|股|隊|中心|所|站|館|人員|委員會|工務段|分局|分隊|中隊|大隊)$"
+)
+NOT_A_UNIT_VERB = re.compile(
+    r"提供|設置|建置|辦理|推動|強化|落實|規劃|定期|加強|鼓勵|運用|結合|建立|提升|設立|增進|維護|檢討|訂定|公開|配合|依據|透過|"
+    r"場所$|之處$|處所$|住所$|廁所$|派出所$"
+)
+JUNK = re.compile(r"^[()\s一二三四五六七八九十]{0,3}$")
+AGENCY_TAIL = re.compile(r"[\s]*(?:暨|及|與)?所屬(?:機關|單位|各機關)?$")
+
+
+def cn_number(text: str) -> int:
+    """Value of a Chinese numeral up to 99 (一, 十, 十二, 二十三)."""
+    if "十" not in text:
+        return CN_DIGITS.get(text, 0)
+    tens, _, ones = text.partition("十")
+    return (CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (CN_DIGITS.get(ones, 0) if ones else 0)
+
+
+def width(text: str) -> float:
+    """Printed width in CJK cells: ASCII counts half."""
+    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
+
+
+def compact(text: str) -> str:
+    return normalise(text).replace(" ", "")
+
+
+@dataclass
+class Heading:
+    """A 執行要項 (dimension) or (一)(二) item heading as printed in one plan."""
+
+    kind: str
+    number: int | None
+    text: str
+    line: int
+    children: int = 0
+
+    @property
+    def label(self) -> str:
+        return normalise(self.text)
+
+
+@dataclass
+class Measure:
+    """One 執行重點 entry: where it sits, its title and text, its unit cell and its source lines."""
+
+    dimension: Heading | None
+    item: Heading | None
+    number: int | None
+    title: str | None
+    text: str
+    line_start: int
+    line_end: int
+    units_raw: list[str] = field(default_factory=list)
+    lines_seen: set[int] = field(default_factory=set)
+    started_line: int = 0
+
+    @property
+    def open(self) -> bool:
+        return not self.text or self.text.rstrip()[-1:] not in TERMINAL + "。"
+
+    def add_text(self, text: str, line: int) -> None:
+        self.text = join_text(self.text, text)
+        self.touch(line)
+
+    def touch(self, line: int) -> None:
+        self.line_start = min(self.line_start, line)
+        self.line_end = max(self.line_end, line)
+        self.lines_seen.add(line)
+
+
+@dataclass
+class Plan:
+    """Everything read off one plan file."""
+
+    file: str
+    encoding: str
+    title: str
+    agency: str
+    year_roc: int
+    year: int
+    doc_no: str | None
+    issued_date: str | None
+    basis: list[str]
+    goals: list[str]
+    target_units: list[str]
+    measures: list[Measure]
+    lines: tuple[str, ...]
+
+
+@dataclass
+class Fragment:
+    """A piece of table text: one cell, one <p> block or one list entry, with where it was printed."""
+
+    text: str
+    line: int
+    col: int | None
+    multi: bool
+    group: tuple[int, int]
+    last_cell: bool
+    in_list: bool = False
+    list_start: bool = False
+
+
+# ---------------------------------------------------------------- front matter
+
+
+def _sections(lines: tuple[str, ...]) -> list[tuple[int, str, str]]:
+    """(line index, heading name, inline text) of each 壹、貳、… section."""
+    found = []
+    for i, raw in enumerate(lines):
+        m = SECTION.match(strip_markup(raw))
+        if m:
+            head = normalise(m.group(2))
+            name, _, inline = re.split(r"[:：]", head, maxsplit=1)[0], None, ""
+            if re.search(r"[:：]", head):
+                inline = re.split(r"[:：]", head, maxsplit=1)[1].strip()
+            found.append((i, name.strip(), inline))
+    return found
+
+
+def _title(lines: tuple[str, ...], first_section: int, name: str) -> tuple[str, str, int, str | None, str | None]:
+    head = [normalise(strip_markup(x)) for x in lines[:first_section]]
+    head = [x for x in head if x]
+    title = ""
+    rest = []
+    for i, text in enumerate(head):
+        title += text.replace(" ", "")
+        if re.search(r"計畫|計劃", title) and re.search(r"\d{2,3}年度?", title):
+            rest = head[i + 1 :]
+            break
+        if i >= 3:
+            break
+    else:
+        title = ""
+    m = re.search(r"(\d{2,3})年度?", title)
+    if not title or not m:
+        raise PlanParseError(name, "no plan title with a year (e.g. '高雄市政府○○局107年度提升服務工作計畫') before the first section", 1)
+    agency = title[: m.start()].strip() or None
+    if not agency:
+        raise PlanParseError(name, "the title names no agency before the year", 1)
+    year_roc = int(m.group(1))
+    doc_no = issued = None
+    for text in rest:
+        d = re.search(r"([\u4e00-\u9fff]{2,14}字第?\s*[0-9A-Za-z]+(?:\s+[0-9A-Za-z]+)*\s*號)", text)
+        if d:
+            doc_no = re.sub(r"^.*?日", "", re.sub(r"\s+", "", d.group(1)))
+            t = re.search(r"(\d{2,3})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日", text)
+            if t:
+                issued = f"{int(t.group(1)) + 1911:04d}-{int(t.group(2)):02d}-{int(t.group(3)):02d}"
+            break
+    return title, agency, year_roc, doc_no, issued
+
+
+def _section_text(lines, sections, idx) -> list[str]:
+    start = sections[idx][0]
+    end = sections[idx + 1][0] if idx + 1 < len(sections) else len(lines)
+    out = [sections[idx][2]] if sections[idx][2] else []
+    out += [normalise(strip_markup(x)) for x in lines[start + 1 : end]]
+    return [re.sub(r"^[-*]\s+", "", x) for x in out if x]
+
+
+def _basis(texts: list[str]) -> list[str]:
+    joined = "".join(texts)
+    found = []
+    for q in re.findall(r"「([^」]{4,60})」", joined):
+        q = q.replace(" ", "")
+        if re.search(r"方案|計畫|計劃|手冊|要點|原則", q) and q not in found:
+            found.append(q)
+    if not found:
+        for text in texts:
+            text = re.sub(r"^(?:[一二三四五六七八九十]+、|\d+[、.])\s*", "", text).replace(" ", "")
+            text = re.sub(r"^依據", "", text).rstrip("。")
+            if re.search(r"(方案|計畫|計劃)$", text):
+                found.append(text)
+    return found
+
+
+def _goals(texts: list[str]) -> list[str]:
+    heads = []
+    for text in texts:
+        m = re.match(r"^([一二三四五六七八九十]+)\s*、\s*(.+)$", text)
+        if m:
+            heads.append(m.group(2).strip().rstrip("：:。").replace(" ", ""))
+    if heads:
+        return heads
+    return [t.rstrip("。").replace(" ", "") for t in texts if len(t) > 2]
+
+
+def _targets(texts: list[str]) -> list[str]:
+    if not texts:
+        return []
+    first = re.sub(r"^(?:[一二三四五六七八九十]+、)\s*", "", texts[0]).replace(" ", "")
+    first = first.split("。")[0]
+    parts = [p for p in re.split(r"[、，]", first) if p]
+    if len(parts) > 1 and all(len(p) <= 12 and UNIT_SUFFIX.search(p) for p in parts):
+        return parts
+    return [first] if first else []
+
+
+# ---------------------------------------------------------------- the measures table
+
+
+def _is_header(raw: str) -> bool:
+    flat = re.sub(r"\s+", "", strip_markup(raw))
+    return bool(flat) and HEADER.fullmatch(flat) is not None
+
+
+def _split_cell(cell: str) -> list[tuple[str, bool]]:
+    """Split a cell at <p> blocks and list tags; entries of a list keep a flag for numbering by position."""
+    pieces = []
+    in_list = False
+    for part in re.split(r"(<ol[^>]*>|</ol>|<ul[^>]*>|</ul>|</?p[^>]*>|<li[^>]*>|</li>|<br\s*/?>)", cell, flags=re.I):
+        low = part.lower()
+        if low.startswith(("<ol", "<ul")):
+            in_list = True
+        elif low.startswith(("</ol", "</ul")):
+            in_list = False
+        elif not part.startswith("<") and normalise(part):
+            pieces.append((part, in_list))
+    return pieces
+
+
+def _fragments(lines: tuple[str, ...], start: int, end: int) -> list[Fragment]:
+    out: list[Fragment] = []
+    for i in range(start, end):
+        raw = lines[i]
+        if not strip_markup(raw).strip() or _is_header(raw) or re.fullmatch(r"[\s\-|=]*", raw):
+            continue
+        cells = raw.split("\t")
+        filled = [(ci, c) for ci, c in enumerate(cells) if normalise(c)]
+        multi = len(filled) >= 2
+        for k, (ci, cell) in enumerate(filled):
+            for part, in_list in _split_cell(cell):
+                text = normalise(part, keep_spaces=True)
+                if JUNK.fullmatch(text) and not ITEM.fullmatch(text):
+                    continue
+                pieces = _split_list(text) if in_list else [text]
+                for j, piece in enumerate(pieces):
+                    out.append(
+                        Fragment(
+                            piece, i + 1, ci if len(cells) > 1 else None, multi, (i, ci), k == len(filled) - 1,
+                            in_list, in_list and j == 0,
+                        )
+                    )
+    return out
+
+
+def _split_list(text: str) -> list[str]:
+    """Entries of an HTML list: by their numbers if printed, else one sentence each."""
+    if NUM_DOT.match(text):
+        return [text]
+    return [s for s in re.split(r"(?<=[。！？])\s+", text) if s.strip()]
+
+
+def _unit_tokens(text: str) -> list[str] | None:
+    """The unit names of a unit cell, or None when the text is not a unit cell."""
+    flat = text.replace("\u3000", " ").strip().rstrip("。")
+    tokens = [t for t in re.split(r"[\s、，,/]+", flat) if t]
+    if not tokens or len(tokens) > 12:
+        return None
+    for t in tokens:
+        core = AGENCY_TAIL.sub("", t)
+        if core in NOT_UNIT_WORDS:
+            continue
+        if not core or len(core) > 16 or re.search(r"[「」：:。；()]", core) or NOT_A_UNIT_VERB.search(core):
+            return None
+        if not UNIT_SUFFIX.search(core):
+            return None
+    return tokens
+
+
+NOT_UNIT_WORDS = {"各科室", "各課室", "各單位", "各科", "各課", "各組", "各室", "本所各課室", "全體同仁", "暨所屬機關", "所屬機關"}
+
+
+class _TableReader:
+    """A reader of the measures table: a small state machine over fragments, tolerant of the layouts of this template."""
+
+    def __init__(self, frags: list[Fragment], name: str, titles_inline: bool, wrap: float) -> None:
+        self.frags = frags
+        self.name = name
+        self.titles_inline = titles_inline
+        self.wrap = wrap
+        self.measures: list[Measure] = []
+        self.dim: Heading | None = None
+        self.item: Heading | None = None
+        self.pending: list[Heading] = []  # headings printed before the measures they govern
+        self.last: Heading | Measure | None = None
+        self.spill: list[Heading | Measure] = []
+        self.awaiting: list[Measure] = []  # measures whose unit cell has not been seen yet
+        self.unit_block: list[Fragment] = []
+        self.roles = self._column_roles()
+
+    # -- helpers
+    def _column_roles(self) -> dict[int, str]:
+        votes: dict[int, dict[str, int]] = {}
+        for f in self.frags:
+            if f.col is None or not f.multi:
+                continue
+            kind = self._marker(f.text, expect=None)[0]
+            if kind == "cont" and _unit_tokens(f.text):
+                kind = "unit"
+            if kind in ("dim", "item", "measure", "unit"):
+                votes.setdefault(f.col, {}).setdefault(kind, 0)
+                votes[f.col][kind] += 1
+        return {c: max(v, key=v.get) for c, v in votes.items()}
+
+    def _expected(self) -> int:
+        if not self.measures or self.measures[-1].item is not self.item:
+            return 1
+        return (self.measures[-1].number or 0) + 1
+
+    def _marker(self, text: str, expect: int | None) -> tuple[str, int | None, str]:
+        m = DIM.match(text)
+        if m and cn_number(m.group(1)):
+            return "dim", cn_number(m.group(1)), m.group(2)
+        m = ITEM.match(text)
+        if m and cn_number(m.group(1)):
+            return "item", cn_number(m.group(1)), m.group(2)
+        m = NUM_DOT.match(text)
+        if m and 0 < int(m.group(1)) <= 60:
+            return "measure", int(m.group(1)), m.group(2)
+        m = NUM_BARE.match(text)
+        if m and 0 < int(m.group(1)) <= 60:
+            body = m.group(2) or m.group(3) or ""
+            if not body or expect is None or int(m.group(1)) == expect:
+                return "measure", int(m.group(1)), body
+        return "cont", None, text
+
+    def _title_like(self, text: str, idx: int) -> bool:
+        """A short heading line of its own, followed by a body: the title of an unnumbered or numbered entry.
+
+        In plans whose cells are hard-wrapped, a line as wide as the column is a wrapped body line, not a title.
+        """
+        printed = width(self.frags[idx].text) if idx < len(self.frags) else width(text)
+        if not text or re.search(r"[。，、；：:,;]", text) or width(text) > 20 or printed > 0.85 * self.wrap:
+            return False
+        for nxt in self.frags[idx + 1 : idx + 4]:
+            if _unit_tokens(nxt.text) is not None:
+                continue
+            return self._marker(nxt.text, None)[0] == "cont"
+        return False
+
+    def _split_title(self, body: str, idx: int) -> tuple[str | None, str]:
+        """Separate a measure's short title from its body where the plan prints one."""
+        if not body:
+            return None, ""
+        strong = re.match(r"^(\S.{0,24}?)\s{2,}(\S.*)$", body, re.S)
+        if strong and not re.search(r"[。]", strong.group(1)):
+            return strong.group(1).strip(), strong.group(2)
+        tokens = body.split(" ")
+        if len(tokens) >= 2 and self.titles_inline:
+            head = tokens[0]
+            if 3 <= width(head) <= 16 and not re.search(r"[。；：:]", head) and not SUBPOINT.match(head):
+                n = 1
+                while n < len(tokens) - 1:
+                    tok = tokens[n]
+                    prev_ascii = re.fullmatch(r"[A-Za-z0-9.+/&-]+", tokens[n - 1]) is not None
+                    if re.fullmatch(r"\(?[A-Za-z0-9.+/&-]+\)?", tok) or (prev_ascii and width(tok) <= 4):
+                        n += 1
+                        continue
+                    break
+                rest = " ".join(tokens[n:])
+                if width(rest) >= 4:
+                    return " ".join(tokens[:n]), rest
+        if self._title_like(body, idx):
+            return body, ""
+        return None, body
+
+    # -- state changes
+    def _take_pending(self, number: int | None) -> None:
+        """A measure starts: the headings printed ahead of it now govern it."""
+        dims = [h for h in self.pending if h.kind == "dim"]
+        items = [h for h in self.pending if h.kind == "item"]
+        if items:
+            item = items[0]
+            if dims and (item.number == 1 or self.dim is None or item.number is None or item.number <= (self.item.number or 0) and self.item is not None and self.item.number is not None and item.number <= self.item.number):
+                self.dim = dims[0]
+                self.pending.remove(dims[0])
+            self.pending.remove(item)
+            self.item = item
+            if self.dim:
+                self.dim.children += 1
+        elif dims:
+            self.dim = dims[0]
+            self.pending.remove(dims[0])
+            self.item = None
+
+    def _new_measure(self, number: int | None, body: str, frag: Fragment, idx: int) -> Measure:
+        starting = number in (None, 1) or number != self._expected()
+        if self.pending and starting:
+            self._take_pending(number)
+        elif self.pending and not any(h.kind == "item" for h in self.pending) and number is None:
+            self._take_pending(number)
+        title, text = self._split_title(body, idx)
+        m = Measure(self.dim, self.item, number, title, normalise(text), frag.line, frag.line, started_line=frag.line)
+        m.lines_seen.add(frag.line)
+        if self.item:
+            self.item.children += 1
+        self.measures.append(m)
+        self.awaiting.append(m)
+        self.last = m
+        return m
+
+    def _new_heading(self, kind: str, number: int | None, text: str, frag: Fragment) -> Heading:
+        h = Heading(kind, number, text, frag.line)
+        self.pending.append(h)
+        self.last = h
+        return h
+
+    def _continue(self, target: Heading | Measure, text: str, frag: Fragment) -> None:
+        if isinstance(target, Measure):
+            if not target.text and target.title is None:
+                title, body = self._split_title(text, self.frags.index(frag))
+                target.title = title
+                target.add_text(normalise(body), frag.line)
+            else:
+                target.add_text(normalise(text), frag.line)
+        else:
+            target.text = join_text(target.text, text)
+
+    @staticmethod
+    def _is_open(target: Heading | Measure) -> bool:
+        if isinstance(target, Measure):
+            return target.open
+        return not target.text or target.text.rstrip()[-1:] not in TERMINAL + "。"
+
+    # -- units
+    def _flush_units(self) -> None:
+        if not self.unit_block:
+            return
+        block, self.unit_block = self.unit_block, []
+        groups: list[list[str]] = []
+        for f in block:
+            tokens = _unit_tokens(f.text) or [f.text]
+            groups.append(tokens)
+        lines = {f.line for f in block}
+        same_line = [m for m in self.awaiting if m.started_line in lines]
+        if same_line:
+            targets = same_line
+        elif self.awaiting:
+            targets = self.awaiting
+        else:
+            targets = [m for m in self.measures[-1:] if lines & m.lines_seen or True]
+            for m in targets:
+                self._append_units(m, [t for g in groups for t in g])
+            return
+        tokens = [t for g in groups for t in g]
+        if len(groups) == len(targets):
+            pairs = list(zip(targets, groups))
+        elif len(tokens) == len(targets):
+            pairs = [(m, [t]) for m, t in zip(targets, tokens)]
+        elif len(targets) == 1:
+            pairs = [(targets[0], tokens)]
+        elif len(groups) == 1:
+            pairs = [(m, tokens) for m in targets]  # one merged cell for several rows
+        else:
+            pairs = list(zip(targets, groups))
+        for m, g in pairs:
+            self._append_units(m, g)
+        self.awaiting = []
+
+    @staticmethod
+    def _append_units(m: Measure, tokens: list[str]) -> None:
+        for t in tokens:
+            if m.units_raw and not UNIT_SUFFIX.search(AGENCY_TAIL.sub("", m.units_raw[-1])) and m.units_raw[-1] not in NOT_UNIT_WORDS:
+                m.units_raw[-1] += t  # a unit name broken across lines: 違建大隊查 / 報組
+            else:
+                m.units_raw.append(t)
+
+    # -- main loop
+    def read(self) -> list[Measure]:
+        for idx, frag in enumerate(self.frags):
+            text = frag.text
+            kind, number, body = self._marker(text, self._expected())
+            is_unit = kind == "cont" and (
+                _unit_tokens(text) is not None
+                or self._partial_unit(frag, idx)
+                or (
+                    frag.multi
+                    and frag.last_cell
+                    and self.roles.get(frag.col) == "unit"
+                    and width(text) <= 8
+                    and not re.search(r"[，。、；：]", text)
+                )
+            )
+            if is_unit:
+                self.unit_block.append(frag)
+                self._after_row(frag, idx)
+                continue
+            self._flush_units()
+            if kind == "dim":
+                self._new_heading("dim", number, body, frag)
+                self._after_row(frag, idx)
+                continue
+            if kind == "item":
+                self._new_heading("item", number, body, frag)
+                self._after_row(frag, idx)
+                continue
+            if kind == "measure":
+                if frag.in_list and not NUM_DOT.match(text):
+                    number = self._expected()
+                self._new_measure(number, body, frag, idx)
+                self._inline_entries(idx)
+                self._after_row(frag, idx)
+                continue
+            if frag.in_list and frag.text and self._list_entry(frag):
+                self._new_measure(1 if frag.list_start else self._expected(), text, frag, idx)
+                self._after_row(frag, idx)
+                continue
+            self._continuation(frag, idx)
+            self._after_row(frag, idx)
+        self._flush_units()
+        return self.measures
+
+    def _partial_unit(self, frag: Fragment, idx: int) -> bool:
+        """The first half of a unit name broken across lines (違建大隊查 / 報組)."""
+        if not (frag.multi and frag.last_cell and width(frag.text) <= 8) or re.search(r"[，。、；：\s]", frag.text):
+            return False
+        for nxt in self.frags[idx + 1 : idx + 8]:
+            if nxt.last_cell and nxt.line > frag.line and width(nxt.text) <= 8:
+                return _unit_tokens(frag.text + nxt.text) is not None
+        return False
+
+    def _list_entry(self, frag: Fragment) -> bool:
+        """An unnumbered entry of an HTML list starts a measure unless it continues an open one."""
+        return not (self.spill and self.spill[0] is self.last and self._is_open(self.last))
+
+    def _inline_entries(self, idx: int) -> None:
+        """Split '1. … 2. … 3. …' printed in one cell into measures."""
+        m = self.measures[-1]
+        while True:
+            expect = (m.number or 0) + 1
+            hit = None
+            for cand in INLINE_NUM.finditer(m.text):
+                if int(cand.group(1)) == expect:
+                    hit = cand
+                    break
+            if hit is None:
+                return
+            head, tail = m.text[: hit.start()].rstrip(), m.text[hit.end() :]
+            m.text = head
+            frag = self.frags[idx]
+            nxt = Measure(self.dim, self.item, expect, None, tail, frag.line, frag.line, started_line=frag.line)
+            nxt.lines_seen.add(frag.line)
+            if self.item:
+                self.item.children += 1
+            self.measures.append(nxt)
+            self.awaiting.append(nxt)
+            self.last = nxt
+            m = nxt
+
+    def _continuation(self, frag: Fragment, idx: int) -> None:
+        text = frag.text
+        role = self.roles.get(frag.col) if frag.multi else None
+        # 1. The rest of a cell of the previous table row, printed on following lines in column order.
+        if self.spill:
+            target = self.spill[0]
+            level = "measure" if isinstance(target, Measure) else target.kind
+            if role is None or role == level:
+                self.spill.pop(0)
+                self._continue(target, text, frag)
+                return
+            if role in ("dim", "item", "measure"):
+                for t in list(self.spill):
+                    lv = "measure" if isinstance(t, Measure) else t.kind
+                    if lv == role:
+                        self.spill.remove(t)
+                        self._continue(t, text, frag)
+                        return
+        # 2. A first table row printed without numbering: its cells are dimension, item and measure.
+        if self.dim is None and not self.pending and frag.multi:
+            first_in_row = all(f.line != frag.line for f in self.frags[max(0, idx - 6) : idx])
+            if first_in_row:
+                h = Heading("dim", None, text, frag.line)
+                self.dim, self.item, self.last = h, None, h
+                return
+            if self.item is None:
+                h = Heading("item", None, text, frag.line)
+                self.item, self.last = h, h
+                self.dim.children += 1
+                return
+        # 3. A cell of a table row in a known column.
+        if role == "dim" and (self.dim is None and not self.pending):
+            h = Heading("dim", None, text, frag.line)
+            self.dim, self.item, self.last = h, None, h
+            return
+        if role == "item" and (self.item is None or self.item.children) and not any(h.kind == "item" for h in self.pending) and self.dim and self.dim.children == 0:
+            h = Heading("item", None, text, frag.line)
+            self.item, self.last = h, h
+            self.dim.children += 1
+            return
+        last = self.last
+        if SUBPOINT.match(text) and self.measures and role in (None, "measure") and not self.pending:
+            self._continue(self.measures[-1], text, frag)
+            return
+        if last is None:
+            if role == "dim" or not self.measures:
+                h = Heading("dim", None, text, frag.line)
+                self.dim, self.item, self.last = h, None, h
+                return
+        if isinstance(last, Heading):
+            if self._is_open(last) and role in (None, last.kind):
+                last.text = join_text(last.text, text)
+                return
+            if role in ("dim", "item") and last.kind == role:
+                last.text = join_text(last.text, text)
+                return
+            self._new_measure(None, text, frag, idx)
+            return
+        # last is a measure
+        if last.open and role in (None, "measure"):
+            self._continue(last, text, frag)
+            return
+        if role is None and self.item is not None and self.item.children and self._is_open(self.item):
+            # The item's heading went on after a page break, below its first measure.
+            self.item.text = join_text(self.item.text, text)
+            return
+        if False:
+            self._continue(last, text, frag)
+            return
+        if role == "measure" or self._title_like(text, idx) or (self.pending and any(h.kind == "item" for h in self.pending)):
+            self._new_measure(None, text, frag, idx)
+            return
+        self._continue(last, text, frag)
+
+    def _after_row(self, frag: Fragment, idx: int) -> None:
+        """At the end of a multi-cell row, remember its cells left open: their text goes on below."""
+        nxt = self.frags[idx + 1] if idx + 1 < len(self.frags) else None
+        if not frag.multi or (nxt is not None and nxt.line == frag.line):
+            return
+        row = [f for f in self.frags if f.line == frag.line]
+        targets: list[Heading | Measure] = []
+        heads = [h for h in self.pending if h.line == frag.line]
+        if self.dim and self.dim.line == frag.line:
+            heads.insert(0, self.dim)
+        if self.item and self.item.line == frag.line and self.item not in heads:
+            heads.append(self.item)
+        for h in heads:
+            if self._is_open(h):
+                targets.append(h)
+        if self.measures and frag.line in self.measures[-1].lines_seen and self.measures[-1].open:
+            targets.append(self.measures[-1])
+        del row
+        self.spill = targets
+
+
+def _wrap_width(lines: tuple[str, ...], start: int, end: int) -> float:
+    widths = [width(normalise(x)) for x in lines[start:end] if "\t" not in x.strip("\t") and normalise(x)]
+    if len(widths) < 10:
+        return 200.0
+    return statistics.quantiles(widths, n=10)[-1]
+
+
+def _titles_inline(frags: list[Fragment]) -> bool:
+    """Whether this plan prints '1. 短標題 內文' in one cell (most entries), so a first short word is a title."""
+    hits = total = 0
+    for f in frags:
+        m = NUM_DOT.match(f.text)
+        if not m or not m.group(2):
+            continue
+        total += 1
+        head = m.group(2).split(" ")[0]
+        if " " in m.group(2) and width(head) <= 16 and not re.search(r"[。；]", head):
+            hits += 1
+    return total > 0 and hits / total >= 0.4
+
+
+def parse_plan(doc: PlanText) -> Plan:
+    """Parse a decoded plan; raise PlanParseError naming the file and line when it is not a plan of this template."""
+    lines = doc.lines
+    sections = _sections(lines)
+    if not sections:
+        raise PlanParseError(doc.name, "no numbered sections (壹、貳、參…): not a service-improvement plan", 1)
+    title, agency, year_roc, doc_no, issued = _title(lines, sections[0][0], doc.name)
+    basis: list[str] = []
+    goals: list[str] = []
+    targets: list[str] = []
+    table = None
+    for k, (_, name, _inline) in enumerate(sections):
+        if "依據" in name and not basis:
+            basis = _basis(_section_text(lines, sections, k))
+        elif "目標" in name and not goals:
+            goals = _goals(_section_text(lines, sections, k))
+        elif "對象" in name and not targets:
+            targets = _targets(_section_text(lines, sections, k))
+        elif table is None and re.search(r"內容|要項|方法|重點|措施|項目", name):
+            table = k
+    if table is None:
+        raise PlanParseError(doc.name, "no measures table section (肆、計畫內容 / 實施要項與方法)", sections[-1][0] + 1)
+    start = sections[table][0] + 1
+    end = sections[table + 1][0] if table + 1 < len(sections) else len(lines)
+    frags = _fragments(lines, start, end)
+    reader = _TableReader(frags, doc.name, _titles_inline(frags), _wrap_width(lines, start, end))
+    measures = [m for m in reader.read() if m.text or m.title]
+    if not measures:
+        raise PlanParseError(doc.name, "the measures table has no measures", start)
+    for m in measures:
+        if not m.text and m.title:
+            m.text = normalise(m.title)
+        m.text = normalise(m.text)
+        if m.title:
+            m.title = normalise(m.title, keep_spaces=True)
+    return Plan(
+        doc.name, doc.encoding, title, agency, year_roc, year_roc + 1911, doc_no, issued,
+        basis, goals, targets, measures, lines,
+    )
