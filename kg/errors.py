@@ -18,3 +18,7 @@ class PlanReadError(PlanError):
 
 class PlanParseError(PlanError):
     """The text reads but is not a service-improvement plan of the expected template."""
+
+
+class QueryError(Exception):
+    """A SPARQL query that is malformed, not allowed (updates) or too costly."""

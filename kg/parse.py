@@ -41,6 +41,15 @@ def cn_number(text: str) -> int:
     return (CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (CN_DIGITS.get(ones, 0) if ones else 0)
 
 
+def cn_numeral(n: int) -> str:
+    """一 … 九十九 for 1 … 99."""
+    digits = "一二三四五六七八九"
+    if n < 10:
+        return digits[n - 1]
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 1 else digits[tens - 1]) + "十" + (digits[ones - 1] if ones else "")
+
+
 def width(text: str) -> float:
     """Printed width in CJK cells: ASCII counts half."""
     return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
@@ -62,7 +71,12 @@ class Heading:
 
     @property
     def label(self) -> str:
-        return normalise(self.text)
+        """The heading as printed, with its number: 一、… for a dimension, (一)… for an item."""
+        text = normalise(self.text)
+        if self.number is None:
+            return text
+        numeral = cn_numeral(self.number)
+        return f"{numeral}、{text}" if self.kind == "dim" else f"({numeral}){text}"
 
 
 @dataclass

@@ -1,0 +1,55 @@
+"""Export the graph (Turtle, JSON-LD, N-Triples; sorted, byte-stable) or the measures (CSV, JSON lines)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import TextIO
+
+from rdflib import Graph
+
+from kg.records import export_record
+from kg.store import PREFIXES, DataDir
+
+
+def whole_graph(data_dir: str) -> Graph:
+    """The union of every named graph (plans, framework, ontology) as one rdflib Graph."""
+    ds = DataDir(data_dir).dataset()
+    g = Graph()
+    for prefix, ns in PREFIXES.items():
+        g.bind(prefix, ns)
+    try:
+        for s, p, o, _ in ds.quads((None, None, None, None)):
+            g.add((s, p, o))
+    finally:
+        ds.close()
+    return g
+
+
+def export(data_dir: str, fmt: str, out: TextIO) -> None:
+    if fmt in ("csv", "jsonl"):
+        measures = [export_record(m) for m in DataDir(data_dir).measures()]
+        if not measures and not DataDir(data_dir).exists():
+            DataDir(data_dir).dataset()  # raises the 'run kg build first' error
+        if fmt == "jsonl":
+            for m in measures:
+                out.write(json.dumps(m, ensure_ascii=False) + "\n")
+            return
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["id", "plan", "agency", "year", "framework_item", "dimension", "item", "title", "text", "units",
+                    "systems", "file", "line_start", "line_end"])
+        for m in measures:
+            w.writerow([m["id"], m["plan"], m["agency"], m["year"], m["framework_item"] or "", m["dimension"] or "",
+                        m["item"] or "", m["title"] or "", m["text"], "、".join(u["name"] for u in m["units"]),
+                        "、".join(s["name"] for s in m["systems"]), m["source"]["file"], m["source"]["line_start"],
+                        m["source"]["line_end"]])
+        return
+    g = whole_graph(data_dir)
+    if fmt == "nt":
+        # N-Triples sorted line by line: identical builds give identical files.
+        lines = sorted(set(g.serialize(format="nt").splitlines()))
+        out.write("\n".join(line for line in lines if line.strip()) + "\n")
+    elif fmt == "jsonld":
+        out.write(g.serialize(format="json-ld", indent=1, sort_keys=True, auto_compact=True))
+    else:
+        out.write(g.serialize(format="turtle"))

@@ -1,0 +1,118 @@
+"""Turn a parsed plan into plain records: the plan, its headings and one record per measure (the jsonl contract)."""
+
+from __future__ import annotations
+
+from kg import framework
+from kg.link import Aliases, Entity, short_id
+from kg.parse import Heading, Plan
+
+
+def _ref(e: Entity) -> dict:
+    return {"id": e.id, "name": e.name}
+
+
+def plan_key(plan: Plan) -> str:
+    """One plan per agency and year: re-ingesting that plan (even from a revised file) replaces it."""
+    return short_id("plan", plan.agency, str(plan.year_roc))
+
+
+def plan_record(plan: Plan, aliases: Aliases) -> dict:
+    """Everything the graph and the index need about one plan, as JSON-ready data."""
+    key = plan_key(plan)
+    agency = aliases.agency(plan.agency)
+    headings: dict[int, dict] = {}
+    dims: list[dict] = []
+    items: list[dict] = []
+
+    def heading(h: Heading | None, parent: dict | None) -> dict | None:
+        if h is None:
+            return None
+        if id(h) in headings:
+            return headings[id(h)]
+        if h.kind == "dim":
+            concept = framework.link_dimension(h.label, plan.year)
+            rec = {"id": f"{key}-d{len(dims) + 1}", "ordinal": len(dims) + 1, "label": h.label,
+                   "framework_item": concept.notation if concept else None}
+            dims.append(rec)
+        else:
+            dim_concept = next((c for c in framework.concepts() if parent and c.notation == parent["framework_item"]),
+                               None)
+            concept = framework.link_item(h.label, dim_concept, plan.year)
+            siblings = [i for i in items if i["dimension"] == (parent or {}).get("id")]
+            rec = {"id": f"{(parent or {'id': key + '-d0'})['id']}-i{len(siblings) + 1}", "ordinal": len(siblings) + 1,
+                   "label": h.label, "dimension": (parent or {}).get("id"),
+                   "framework_item": concept.notation if concept else None}
+            items.append(rec)
+        headings[id(h)] = rec
+        return rec
+
+    measures = []
+    for n, m in enumerate(plan.measures, start=1):
+        dim = heading(m.dimension, None)
+        item = heading(m.item, dim)
+        units, seen = [], set()
+        for raw in m.units_raw:
+            u = aliases.unit(raw, agency.name)
+            if u and u.id not in seen:
+                seen.add(u.id)
+                units.append(u)
+        systems = aliases.systems_in(" ".join(x for x in (m.title, m.text) if x))
+        laws = aliases.laws_in(m.text)
+        fw = (item or {}).get("framework_item") or (dim or {}).get("framework_item")
+        mid = "m-" + short_id(key, str(n), m.title or "", m.text)
+        measures.append({
+            "id": mid,
+            "plan": plan.title,
+            "plan_id": key,
+            "agency": agency.name,
+            "year": plan.year,
+            "framework_item": fw,
+            "dimension": dim["label"] if dim else None,
+            "item": item["label"] if item else None,
+            "title": m.title,
+            "text": m.text,
+            "units": [_ref(u) for u in units],
+            "systems": [_ref(s) for s in systems],
+            "source": {"file": plan.file, "line_start": m.line_start, "line_end": m.line_end},
+            # beyond the export contract: what the graph needs
+            "ordinal": n,
+            "number": m.number,
+            "dimension_id": dim["id"] if dim else None,
+            "item_id": item["id"] if item else None,
+            "units_raw": " ".join(m.units_raw) or None,
+            "unit_entities": [u.__dict__ for u in units],
+            "system_entities": [s.__dict__ for s in systems],
+            "law_entities": [x.__dict__ for x in laws],
+            "quote": "\n".join(plan.lines[m.line_start - 1 : m.line_end]).strip(),
+        })
+    return {
+        "id": key,
+        "file": plan.file,
+        "encoding": plan.encoding,
+        "title": plan.title,
+        "agency": agency.__dict__,
+        "parent_agency": aliases.agency(agency.parent).__dict__ if agency.parent else None,
+        "year_roc": plan.year_roc,
+        "year": plan.year,
+        "doc_no": plan.doc_no,
+        "issued_date": plan.issued_date,
+        "basis": [aliases.programme(b).__dict__ for b in plan.basis],
+        "goals": plan.goals,
+        "target_units": plan.target_units,
+        "framework_version": framework.version_for(plan.year),
+        "dimensions": dims,
+        "items": items,
+        "measures": measures,
+    }
+
+
+EXPORT_FIELDS = ("id", "plan", "agency", "year", "framework_item", "dimension", "item", "title", "text", "units",
+                 "systems", "source")
+
+
+def export_record(measure: dict) -> dict:
+    """The jsonl contract other tools rely on: exactly these fields, in this order."""
+    out = {k: measure[k] for k in EXPORT_FIELDS}
+    src = measure["source"]
+    out["source"] = {"file": src["file"], "line_start": src["line_start"], "line_end": src["line_end"]}
+    return out

@@ -1,0 +1,190 @@
+"""The data directory: plan records, the persistent RDF store (Oxigraph through rdflib) and the search index, built aside and swapped in whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from rdflib import Dataset, Graph, URIRef
+from rdflib.namespace import DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, XSD
+
+from kg.errors import PlanError
+from kg.graph import graph_iri, plan_graph
+from kg.link import Aliases
+from kg.parse import parse_plan
+from kg.read import read_plan
+from kg.records import plan_record
+from kg.vocab import CPSV, ID, OA, ORG, SP
+from ontology import framework_graph, ontology_graph
+
+ONTOLOGY_GRAPH = ID["graph/ontology"]
+FRAMEWORK_GRAPH = ID["graph/framework"]
+PREFIXES = {
+    "sp": SP._NS, "id": ID, "org": ORG, "oa": OA, "cpsv": CPSV, "skos": SKOS, "prov": PROV, "dcterms": DCTERMS,
+    "rdfs": RDFS, "rdf": RDF, "xsd": XSD, "owl": OWL, "foaf": FOAF,
+}
+
+
+def bundled_plans() -> list[Path]:
+    """The sample plans shipped with the package."""
+    folder = resources.files("kg").joinpath("samples")
+    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".txt"))
+
+
+def collect_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, and the .txt files inside folders named, in a stable order."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(x for x in p.rglob("*.txt") if x.is_file())
+        else:
+            out.append(p)
+    return out
+
+
+@dataclass
+class BuildReport:
+    built: list[str] = field(default_factory=list)  # file names ingested
+    errors: list[PlanError] = field(default_factory=list)
+    plans: int = 0
+    measures: int = 0
+    triples: int = 0
+
+
+def open_dataset(path: Path, create: bool = False) -> Dataset:
+    ds = Dataset(store="Oxigraph", default_union=True)
+    ds.open(str(path), create=create)
+    for prefix, ns in PREFIXES.items():
+        ds.bind(prefix, ns)
+    return ds
+
+
+class DataDir:
+    """One data directory: records/ (one JSON per plan), store/ (Oxigraph), index/ (search), aliases.toml (optional)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def records_dir(self) -> Path:
+        return self.path / "records"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.path / "store"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.path / "index"
+
+    def exists(self) -> bool:
+        return self.store_dir.exists() and self.records_dir.exists()
+
+    def records(self) -> list[dict]:
+        if not self.records_dir.exists():
+            return []
+        return [json.loads(p.read_text("utf-8")) for p in sorted(self.records_dir.glob("*.json"))]
+
+    def measures(self) -> list[dict]:
+        return [m for r in self.records() for m in r["measures"]]
+
+    def dataset(self) -> Dataset:
+        if not self.exists():
+            raise PlanError(str(self.path), "no knowledge graph here yet: run 'kg build' first")
+        return open_dataset(self.store_dir)
+
+
+def _agencies(records: list[dict], aliases: Aliases) -> dict[str, dict]:
+    """Every agency the records name (plan agencies, their parents, owners of units), by name."""
+    names: set[str] = set()
+    for r in records:
+        names.add(r["agency"]["name"])
+        for m in r["measures"]:
+            names |= {u["parent"] for u in m["unit_entities"]}
+    out: dict[str, dict] = {}
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if not name or name in out:
+            continue
+        a = aliases.agency(name).__dict__
+        out[name] = a
+        todo.append(a["parent"])
+    return out
+
+
+def build(
+    files: list[Path],
+    data_dir: str | Path,
+    progress: Callable[[Iterable], Iterable] = lambda x: x,
+    after_graph: Callable[[Path, list[dict]], None] | None = None,
+) -> BuildReport:
+    """Ingest files into the data dir: existing plans stay, a plan of the same agency and year is replaced.
+
+    Everything is built in a sibling temporary folder and swapped in only when the whole build succeeds;
+    a file that cannot be read is reported (with its name and line) and the other files are still built.
+    """
+    target = DataDir(data_dir)
+    aliases = Aliases.load(target.path / "aliases.toml")
+    report = BuildReport()
+    records = {r["id"]: r for r in target.records()}
+    for path in progress(files):
+        try:
+            plan = parse_plan(read_plan(path))
+            rec = plan_record(plan, aliases)
+        except PlanError as exc:
+            report.errors.append(exc)
+            continue
+        records[rec["id"]] = rec
+        report.built.append(path.name)
+    if not report.built:
+        return report
+    target.path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.path.name}.build-", dir=target.path.parent))
+    try:
+        staged = DataDir(work)
+        staged.records_dir.mkdir()
+        for key, rec in sorted(records.items()):
+            (staged.records_dir / f"{key}.json").write_text(
+                json.dumps(rec, ensure_ascii=False, indent=1, sort_keys=True), "utf-8"
+            )
+        if (target.path / "aliases.toml").exists():
+            shutil.copy2(target.path / "aliases.toml", work / "aliases.toml")
+        ds = open_dataset(staged.store_dir, create=True)
+        agencies = _agencies(list(records.values()), aliases)
+        _load(ds, ONTOLOGY_GRAPH, ontology_graph())
+        _load(ds, FRAMEWORK_GRAPH, framework_graph())
+        for key, rec in sorted(records.items()):
+            _load(ds, graph_iri(key), plan_graph(rec, agencies))
+        report.triples = len(ds)
+        ds.close()
+        report.plans = len(records)
+        report.measures = sum(len(r["measures"]) for r in records.values())
+        if after_graph is not None:
+            after_graph(work, [m for _, r in sorted(records.items()) for m in r["measures"]])
+        _swap(work, target.path)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return report
+
+
+def _load(ds: Dataset, name: URIRef, g: Graph) -> None:
+    ds.store.addN((s, p, o, ds.graph(name)) for s, p, o in g)
+
+
+def _swap(new: Path, target: Path) -> None:
+    """Replace the data dir by the freshly built one: two renames, so readers never see half a build."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.rename(target, old)
+    os.rename(new, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
