@@ -7,6 +7,7 @@ import json
 from typing import TextIO
 
 from rdflib import Graph
+from rdflib.compare import to_canonical_graph
 
 from kg.records import export_record
 from kg.store import PREFIXES, DataDir
@@ -45,6 +46,13 @@ def export(data_dir: str, fmt: str, out: TextIO) -> None:
                         m["source"]["line_end"]])
         return
     g = whole_graph(data_dir)
+    # Blank nodes (OWL lists in the ontology) get canonical labels so that identical builds export identically.
+    canonical = Graph()
+    for t in to_canonical_graph(g):
+        canonical.add(t)
+    for prefix, ns in PREFIXES.items():
+        canonical.bind(prefix, ns)
+    g = canonical
     if fmt == "nt":
         # N-Triples sorted line by line: identical builds give identical files.
         lines = sorted(set(g.serialize(format="nt").splitlines()))

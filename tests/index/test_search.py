@@ -1,0 +1,146 @@
+import statistics
+
+import numpy as np
+import pytest
+
+from bench.evaluation import evaluate, resolve_judgments
+from index.errors import IndexFormatError, IndexMismatchError, UnknownMeasureError
+from index.search import SearchIndex
+
+# Floors measured with the default encoder (bench/eval_search.py): on the kg export hybrid 0.818,
+# lexical 0.759, dense 0.671; on the stand-in corpus 0.810 / 0.740 / 0.679. Set a little below.
+FLOORS = {"hybrid": 0.78, "lexical": 0.70, "dense": 0.62}
+
+
+@pytest.fixture(scope="module")
+def dev_scores(index, dev_queries):
+    return {mode: statistics.mean(evaluate(index, dev_queries, mode).values()) for mode in FLOORS}
+
+
+def test_dev_judgments_resolve_to_measures(measures, dev_queries):
+    judged = resolve_judgments(dev_queries, measures)
+    assert all(judged[q["id"]] for q in dev_queries)
+
+
+@pytest.mark.parametrize("mode", list(FLOORS))
+def test_dev_ndcg_meets_floor(dev_scores, mode):
+    assert dev_scores[mode] >= FLOORS[mode]
+
+
+def test_hybrid_beats_each_retriever_alone(dev_scores):
+    assert dev_scores["hybrid"] > dev_scores["lexical"] and dev_scores["hybrid"] > dev_scores["dense"]
+
+
+def test_results_carry_record_fields_and_scores(index):
+    hits = index.search("電話禮貌測試", k=5)
+    assert len(hits) == 5
+    for h in hits:
+        assert {"id", "agency", "year", "text", "units", "systems", "source", "score"} <= set(h)
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+
+
+def _some(index, field):
+    for m in index.measures:
+        if field in ("unit", "system"):
+            xs = m.get(field + "s") or []
+            if xs:
+                return xs[0]["name"]
+        elif m.get(field) is not None:
+            return m[field]
+    pytest.skip(f"corpus has no {field}")
+
+
+@pytest.mark.parametrize("field", ["agency", "year", "framework_item", "unit", "system"])
+@pytest.mark.parametrize("mode", ["hybrid", "lexical", "dense"])
+def test_filters_restrict_results(index, field, mode):
+    value = _some(index, field)
+    hits = index.search("服務", k=20, mode=mode, **{field: value})
+    assert hits
+    for h in hits:
+        if field in ("unit", "system"):
+            assert value in {x["name"] for x in h[field + "s"]} | {x["id"] for x in h[field + "s"]}
+        else:
+            assert h[field] == value
+
+
+def test_filters_combine_and_accept_lists(index):
+    agencies = sorted({m["agency"] for m in index.measures})[:2]
+    year = index.measures[0]["year"]
+    hits = index.search("網站", k=50, agency=agencies, year=year)
+    assert hits and all(h["agency"] in agencies and h["year"] == year for h in hits)
+    assert index.search("網站", agency="不存在的機關") == []
+    with pytest.raises(ValueError):
+        index.search("網站", colour="red")
+
+
+def test_practice_type_filter(index):
+    scheme = index.practice_scheme()
+    faq = scheme.type("faq")
+    hits = index.search("網站", k=10, practice_type="faq")
+    assert hits and all(h["id"] in set(faq.members) for h in hits)
+    assert {h["id"] for h in index.search("網站", k=10, practice_type=faq.label)} == {h["id"] for h in hits}
+
+
+def test_similar_excludes_same_agency(index):
+    for m in index.measures[::40]:
+        sims = index.similar(m["id"], k=5)
+        assert len(sims) == 5
+        assert all(s["agency"] != m["agency"] for s in sims)
+        assert [s["score"] for s in sims] == sorted((s["score"] for s in sims), reverse=True)
+    with pytest.raises(UnknownMeasureError):
+        index.similar("no-such-id")
+
+
+def test_save_load_round_trip(index, measures, encoder, tmp_path):
+    index.save(tmp_path)
+    back = SearchIndex.load(tmp_path, encoder, measures=measures)
+    for q in ("1999 市民專線", "哪些機關有提供免費Wi-Fi讓洽公民眾上網？"):
+        assert [h["id"] for h in back.search(q)] == [h["id"] for h in index.search(q)]
+    np.testing.assert_array_equal(back.vectors, index.vectors)
+
+
+def test_load_with_other_model_or_changed_corpus_fails(index, measures, fake_encoder, encoder, tmp_path):
+    index.save(tmp_path)
+    with pytest.raises(IndexMismatchError, match="model"):
+        SearchIndex.load(tmp_path, fake_encoder)
+    changed = [dict(m) for m in measures]
+    changed[0]["text"] += "（修正）"
+    with pytest.raises(IndexMismatchError, match="corpus"):
+        SearchIndex.load(tmp_path, encoder, measures=changed)
+    with pytest.raises(IndexFormatError):
+        SearchIndex.load(tmp_path / "nothing-here", encoder)
+
+
+def test_update_replaces_one_plan_and_encodes_only_changes(measures, fake_encoder):
+    ix = SearchIndex.build(measures, fake_encoder, backend="numpy")
+    plan = measures[0]["plan"]
+    own = [dict(m) for m in measures if m["plan"] == plan]
+    edited = own[:-1]  # one measure dropped
+    edited[0] = {**edited[0], "text": edited[0]["text"] + " 新增：提供線上預約服務"}
+    new = {**own[0], "id": own[0]["id"] + "-new", "text": "設置愛心傘架供民眾借用"}
+    fake_encoder.calls.clear()
+    stats = ix.update(edited + [new])
+    assert (stats.removed, stats.added, stats.encoded) == (len(own), len(own), 2)
+    assert fake_encoder.calls == [2]
+    assert len(ix) == len(measures)
+    assert ix.get(new["id"])["text"] == new["text"]
+    with pytest.raises(UnknownMeasureError):
+        ix.get(own[-1]["id"])
+    assert ix.search("愛心傘", k=1)[0]["id"] == new["id"]
+    other = next(m for m in measures if m["plan"] != plan)
+    with pytest.raises(ValueError):
+        ix.update([new, other])
+
+
+def test_build_rejects_duplicate_ids(measures, fake_encoder):
+    with pytest.raises(ValueError, match="twice"):
+        SearchIndex.build([measures[0], measures[0]], fake_encoder)
+
+
+def test_faiss_and_numpy_backends_give_same_search(measures, encoder, index):
+    oracle = SearchIndex.build(measures, encoder, backend="numpy")
+    for q in ("電話禮貌測試", "讓民眾申請時少準備一些證明文件"):
+        for mode in ("dense", "hybrid"):
+            got = [h["id"] for h in index.search(q, k=10, mode=mode)]
+            want = [h["id"] for h in oracle.search(q, k=10, mode=mode)]
+            assert got == want
