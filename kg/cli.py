@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from kg.errors import PlanError
+from kg.errors import PlanError, QueryError
 
 DEFAULT_DATA_DIR = "kg-data"
 EXPORT_FORMATS = ("ttl", "jsonld", "nt", "csv", "jsonl")
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"kg {args.command}: {exc}", file=sys.stderr)
         return 2
-    except PlanError as exc:
+    except (PlanError, QueryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # e.g. `kg export | head`
