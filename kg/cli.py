@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from kg.cli_search import add_search_commands
 from kg.errors import PlanError, QueryError
 
 DEFAULT_DATA_DIR = "kg-data"
@@ -35,9 +36,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise UsageError("no .txt plan files found in the folders given")
     after = None
     if not args.no_index:
-        from kg.search import build_index_into
-
-        after = build_index_into
+        from kg.search import build_index_into as after
     report = build(files, args.data_dir, progress=lambda x: _progress(x, "plans"), after_graph=after)
     for err in report.errors:
         print(f"error: {err}", file=sys.stderr)
@@ -185,12 +184,7 @@ def parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_validate)
 
-    try:
-        from kg.cli_search import add_search_commands
-    except ImportError:  # the search commands come with the index package
-        add_search_commands = None
-    if add_search_commands:
-        add_search_commands(sub, _add_data_dir)
+    add_search_commands(sub, _add_data_dir)
     return ap
 
 

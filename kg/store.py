@@ -25,6 +25,7 @@ from ontology import framework_graph, ontology_graph
 
 ONTOLOGY_GRAPH = ID["graph/ontology"]
 FRAMEWORK_GRAPH = ID["graph/framework"]
+PRACTICE_GRAPH = ID["graph/practices"]
 PREFIXES = {
     "sp": SP._NS, "id": ID, "org": ORG, "oa": OA, "cpsv": CPSV, "skos": SKOS, "prov": PROV, "dcterms": DCTERMS,
     "rdfs": RDFS, "rdf": RDF, "xsd": XSD, "owl": OWL, "foaf": FOAF,
@@ -123,7 +124,7 @@ def build(
     files: list[Path],
     data_dir: str | Path,
     progress: Callable[[Iterable], Iterable] = lambda x: x,
-    after_graph: Callable[[Path, list[dict]], None] | None = None,
+    after_graph: Callable[[Path, list[dict], Path | None], Graph | None] | None = None,
 ) -> BuildReport:
     """Ingest files into the data dir: existing plans stay, a plan of the same agency and year is replaced.
 
@@ -154,20 +155,24 @@ def build(
             (staged.records_dir / f"{key}.json").write_text(
                 json.dumps(rec, ensure_ascii=False, indent=1, sort_keys=True), "utf-8"
             )
-        if (target.path / "aliases.toml").exists():
-            shutil.copy2(target.path / "aliases.toml", work / "aliases.toml")
+        for own in ("aliases.toml", "practices.toml"):  # a planner's own data files stay with the data dir
+            if (target.path / own).exists():
+                shutil.copy2(target.path / own, work / own)
         ds = open_dataset(staged.store_dir, create=True)
         agencies = _agencies(list(records.values()), aliases)
         _load(ds, ONTOLOGY_GRAPH, ontology_graph())
         _load(ds, FRAMEWORK_GRAPH, framework_graph())
         for key, rec in sorted(records.items()):
             _load(ds, graph_iri(key), plan_graph(rec, agencies))
+        if after_graph is not None:
+            measures = [m for _, r in sorted(records.items()) for m in r["measures"]]
+            extra = after_graph(work, measures, target.path if target.exists() else None)
+            if extra is not None:
+                _load(ds, PRACTICE_GRAPH, extra)
         report.triples = len(ds)
         ds.close()
         report.plans = len(records)
         report.measures = sum(len(r["measures"]) for r in records.values())
-        if after_graph is not None:
-            after_graph(work, [m for _, r in sorted(records.items()) for m in r["measures"]])
         _swap(work, target.path)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
