@@ -130,3 +130,16 @@ def test_not_a_plan_is_refused_with_file_and_line(tmp_path):
 
 def test_gold_file_is_the_shared_annotation():
     assert (DATA / "gold_004.json").exists()
+
+
+@pytest.mark.parametrize("prefix", ["001", "004"])
+def test_big5_and_crlf_copies_parse_the_same(tmp_path, prefix):
+    text = sample(prefix).read_text("utf-8")
+    big5 = tmp_path / "big5.txt"
+    big5.write_bytes(text.replace("\n", "\r\n").encode("cp950"))
+    aliases = Aliases.load()
+    a = plan_record(parse_plan(read_plan(sample(prefix))), aliases)["measures"]
+    b = plan_record(parse_plan(read_plan(big5)), aliases)["measures"]
+    assert [(m["id"], m["units"], m["source"]["line_start"]) for m in a] == [
+        (m["id"], m["units"], m["source"]["line_start"]) for m in b
+    ]
