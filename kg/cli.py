@@ -131,44 +131,61 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, metavar="DIR",
-                   help=f"where the graph, the search index and the plan records live (default: ./{DEFAULT_DATA_DIR})")
+    p.add_argument(
+        "--data-dir",
+        default=DEFAULT_DATA_DIR,
+        metavar="DIR",
+        help=f"where the graph, the search index and the plan records live (default: ./{DEFAULT_DATA_DIR})",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="kg",
-        description="Turn service-improvement plans (提升服務品質執行計畫) into a knowledge graph you can query and search. "
+        description="Turn service-improvement plans (提升服務品質執行計畫) into a knowledge graph to query and search. "
         "Start with 'kg build' (no files: the bundled sample plans), then 'kg search 電話禮貌測試' or 'kg serve'.",
     )
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("build", help="read plan files into the graph and search index",
-                       description="Read plans (.txt; UTF-8 or Big5) and build the graph and the search index. "
-                       "A plan of the same agency and year replaces the one already there; the data dir is replaced "
-                       "only when the build succeeds.")
-    p.add_argument("files", nargs="*", metavar="FILE|DIR", help="plan files or folders of them (default: the bundled samples)")
+    p = sub.add_parser(
+        "build",
+        help="read plan files into the graph and search index",
+        description="Read plans (.txt; UTF-8 or Big5) and build the graph and the search index. "
+        "A plan of the same agency and year replaces the one already there; the data dir is replaced "
+        "only when the build succeeds.",
+    )
+    p.add_argument(
+        "files", nargs="*", metavar="FILE|DIR", help="plan files or folders of them (default: the bundled samples)"
+    )
     p.add_argument("--no-index", action="store_true", help="build the graph only, without the search index")
     _add_data_dir(p)
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("export", help="write the graph or the measures in a file format",
-                       description="ttl/jsonld/nt: the whole graph (sorted, byte-stable); csv/jsonl: one row per measure.")
+    p = sub.add_parser(
+        "export",
+        help="write the graph or the measures in a file format",
+        description="ttl/jsonld/nt: the whole graph (sorted, byte-stable); csv/jsonl: one row per measure.",
+    )
     p.add_argument("--format", choices=EXPORT_FORMATS, default="ttl")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     _add_data_dir(p)
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("sparql", help="run a SPARQL query (read-only)",
-                       description="Run a SPARQL SELECT/ASK/CONSTRUCT/DESCRIBE query over all plans. Prefixes sp:, "
-                       "org:, skos:, dcterms:, prov:, oa: are predeclared. QUERY may be a .rq file or '-' for stdin.")
+    p = sub.add_parser(
+        "sparql",
+        help="run a SPARQL query (read-only)",
+        description="Run a SPARQL SELECT/ASK/CONSTRUCT/DESCRIBE query over all plans. Prefixes sp:, "
+        "org:, skos:, dcterms:, prov:, oa: are predeclared. QUERY may be a .rq file or '-' for stdin.",
+    )
     p.add_argument("query", metavar="QUERY")
     p.add_argument("--format", choices=("table", "csv", "json", "ttl"), default="table")
     _add_data_dir(p)
     p.set_defaults(func=cmd_sparql)
 
-    for name, func, text in (("units", cmd_units, "list units and how many measures each owns"),
-                             ("systems", cmd_systems, "list named systems and who uses them")):
+    for name, func, text in (
+        ("units", cmd_units, "list units and how many measures each owns"),
+        ("systems", cmd_systems, "list named systems and who uses them"),
+    ):
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         p.add_argument("--json", action="store_true", help="one JSON object per line")
         _add_data_dir(p)
@@ -179,8 +196,11 @@ def parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("validate", help="check the graph against the SHACL shapes",
-                       description="Validate the built graph with pyshacl against ontology/shapes.ttl; exit 1 if not conform.")
+    p = sub.add_parser(
+        "validate",
+        help="check the graph against the SHACL shapes",
+        description="Validate the built graph with pyshacl against ontology/shapes.ttl; exit 1 if not conform.",
+    )
     _add_data_dir(p)
     p.set_defaults(func=cmd_validate)
 

@@ -29,8 +29,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.top_k < 1 or args.top_k > 1000:
         raise PlanError("--top-k", "must be between 1 and 1000")
     s = open_search(args.data_dir)
-    filters = {"agency": args.agency, "year": args.year, "unit": args.unit, "system": args.system,
-               "framework_item": args.framework_item, "practice_type": args.practice_type}
+    filters = {
+        "agency": args.agency,
+        "year": args.year,
+        "unit": args.unit,
+        "system": args.system,
+        "framework_item": args.framework_item,
+        "practice_type": args.practice_type,
+    }
     queries = [q.strip() for q in sys.stdin] if args.query == "-" else [args.query]
     for q in queries:
         if not q and args.query == "-":
@@ -72,9 +78,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def add_search_commands(sub, add_data_dir) -> None:
-    p = sub.add_parser("search", help="search measures across agencies (hybrid semantic + lexical)",
-                       description="Search all measures. QUERY '-' reads one query per line from stdin and prints "
-                       "one JSON line per query. Filters combine with any query; repeat a filter for alternatives.")
+    p = sub.add_parser(
+        "search",
+        help="search measures across agencies (hybrid semantic + lexical)",
+        description="Search all measures. QUERY '-' reads one query per line from stdin and prints "
+        "one JSON line per query. Filters combine with any query; repeat a filter for alternatives.",
+    )
     p.add_argument("query", metavar="QUERY")
     p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--top-k", type=int, default=10, metavar="N")
@@ -88,24 +97,33 @@ def add_search_commands(sub, add_data_dir) -> None:
     add_data_dir(p)
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("similar", help="similar practices of other agencies for a measure",
-                       description="For each measure id (as in 'kg export --format jsonl'), the nearest measures of "
-                       "OTHER agencies, with scores.")
+    p = sub.add_parser(
+        "similar",
+        help="similar practices of other agencies for a measure",
+        description="For each measure id (as in 'kg export --format jsonl'), the nearest measures of "
+        "OTHER agencies, with scores.",
+    )
     p.add_argument("measure_ids", nargs="+", metavar="MEASURE_ID")
     p.add_argument("--top-k", type=int, default=5, metavar="N")
     p.add_argument("--json", action="store_true")
     add_data_dir(p)
     p.set_defaults(func=cmd_similar)
 
-    p = sub.add_parser("practices", help="practice types, their sizes and which agencies do them",
-                       description="Practice types clustered from all measures (correct them in DATA_DIR/practices.toml "
-                       "and rebuild), with the agency × practice-type coverage matrix.")
+    p = sub.add_parser(
+        "practices",
+        help="practice types, their sizes and which agencies do them",
+        description="Practice types clustered from all measures (correct them in DATA_DIR/practices.toml "
+        "and rebuild), with the agency × practice-type coverage matrix.",
+    )
     p.add_argument("--json", action="store_true")
     add_data_dir(p)
     p.set_defaults(func=cmd_practices)
 
-    p = sub.add_parser("serve", help="open the web UI for planners",
-                       description="Serve the web UI (search, browse, graph view, SPARQL endpoint) with waitress.")
+    p = sub.add_parser(
+        "serve",
+        help="open the web UI for planners",
+        description="Serve the web UI (search, browse, graph view, SPARQL endpoint) with waitress.",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--open", action="store_true", help="open it in the default browser")

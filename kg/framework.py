@@ -46,12 +46,17 @@ def concepts() -> tuple[Concept, ...]:
     out = []
     for c in set(g.subjects(SKOS.notation, None)):
         notation = str(g.value(c, SKOS.notation))
-        labels = [str(x) for p in (SKOS.prefLabel, SKOS.hiddenLabel) for x in g.objects(c, p)
-                  if isinstance(x, Literal) and x.language == "zh-Hant"]
+        labels = [
+            str(x)
+            for p in (SKOS.prefLabel, SKOS.hiddenLabel)
+            for x in g.objects(c, p)
+            if isinstance(x, Literal) and x.language == "zh-Hant"
+        ]
         pref = next((str(x) for x in g.objects(c, SKOS.prefLabel) if getattr(x, "language", None) == "zh-Hant"), "")
         broader = g.value(c, SKOS.broader)
-        out.append(Concept(str(c), notation, pref, notation.split("-")[0], str(broader) if broader else None,
-                           tuple(labels)))
+        out.append(
+            Concept(str(c), notation, pref, notation.split("-")[0], str(broader) if broader else None, tuple(labels))
+        )
     return tuple(sorted(out, key=lambda c: c.notation))
 
 

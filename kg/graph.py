@@ -1,4 +1,4 @@
-"""Emit RDF for one plan record, in the ontology's terms: ORG, SKOS, PROV-O, Web Annotation, DCTERMS and our sp: terms."""
+"""Emit RDF for one plan record in the ontology's terms: ORG, SKOS, PROV-O, Web Annotation, DCTERMS, sp:."""
 
 from __future__ import annotations
 
@@ -11,8 +11,13 @@ from kg.vocab import ID, OA, ORG, SP
 ZH = "zh-Hant"
 RFC5147 = URIRef("http://tools.ietf.org/rfc/rfc5147")
 SYSTEM_CLASS = {
-    "Hotline": SP.Hotline, "MobileApp": SP.MobileApp, "WebPlatform": SP.WebPlatform, "Website": SP.Website,
-    "Mailbox": SP.Mailbox, "SocialMedia": SP.SocialMedia, "InformationSystem": SP.InformationSystem,
+    "Hotline": SP.Hotline,
+    "MobileApp": SP.MobileApp,
+    "WebPlatform": SP.WebPlatform,
+    "Website": SP.Website,
+    "Mailbox": SP.Mailbox,
+    "SocialMedia": SP.SocialMedia,
+    "InformationSystem": SP.InformationSystem,
 }
 
 

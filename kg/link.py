@@ -16,7 +16,19 @@ SYSTEM_TYPES = {"Hotline", "MobileApp", "WebPlatform", "Website", "Mailbox", "So
 UNIT_TAIL = re.compile(r"(?:暨|及|與)?(?:所屬|各所屬)(?:機關|單位|各機關)?$")
 SELF_PREFIX = re.compile(r"^(?:本(?:局|處|所|中心|大隊|隊|府|課|科)(?!長))")
 SYSTEM_SUFFIX = re.compile(r"(系統|平臺|平台|資訊網|服務網|網站|APP|App|app|信箱|專線|熱線|粉絲專頁|專區網)$")
-GENERIC_SYSTEMS = {"社群網站", "機關網站", "官方網站", "網站", "全球資訊網", "資訊系統", "系統", "平台", "平臺", "APP", "APPs"}
+GENERIC_SYSTEMS = {
+    "社群網站",
+    "機關網站",
+    "官方網站",
+    "網站",
+    "全球資訊網",
+    "資訊系統",
+    "系統",
+    "平台",
+    "平臺",
+    "APP",
+    "APPs",
+}
 APP_MENTION = re.compile(r"([\u4e00-\u9fff]{2,12})\s?(?:APP|App)(?![A-Za-z])")
 LAW_QUOTED = re.compile(r"「([^」]{2,40}?(?:法|條例|規則|要點|辦法|原則|規定|準則|規範|細則))」")
 LAW_ARTICLE = re.compile(r"「?([\u4e00-\u9fff]{2,16}法)」?\s*第\s*(\d+)\s*條(?:之\s*(\d+))?")
@@ -93,8 +105,13 @@ class Aliases:
     def agency(self, name: str) -> Entity:
         entry = self.agencies.get(key(name))
         full = entry["name"] if entry else name
-        return Entity("agency", short_id("agency", full), full, name_en=(entry or {}).get("name_en", ""),
-                      parent=self.parent_agency(full))
+        return Entity(
+            "agency",
+            short_id("agency", full),
+            full,
+            name_en=(entry or {}).get("name_en", ""),
+            parent=self.parent_agency(full),
+        )
 
     def parent_agency(self, name: str) -> str:
         """The agency above this one: from the alias file, else read off the name (…局X中心 is part of …局)."""
@@ -122,9 +139,11 @@ class Aliases:
             return None
         owner = agency
         # A prefix naming an agency (違建大隊查報組) puts the unit under that agency.
-        for alias in sorted((a for a in self.agencies if text.startswith(a) and len(a) < len(text)), key=len, reverse=True):
+        for alias in sorted(
+            (a for a in self.agencies if text.startswith(a) and len(a) < len(text)), key=len, reverse=True
+        ):
             owner = self.agencies[alias]["name"]
-            text = text[len(alias):]
+            text = text[len(alias) :]
             break
         text = SELF_PREFIX.sub("", text)
         if not text or text in self.not_units:
@@ -188,9 +207,18 @@ class Aliases:
     def _new_system(name: str) -> Entity:
         suffix = SYSTEM_SUFFIX.search(name).group(1) if SYSTEM_SUFFIX.search(name) else ""
         kind = {
-            "專線": "Hotline", "熱線": "Hotline", "信箱": "Mailbox", "APP": "MobileApp", "App": "MobileApp",
-            "app": "MobileApp", "平臺": "WebPlatform", "平台": "WebPlatform", "網站": "Website", "資訊網": "Website",
-            "服務網": "Website", "粉絲專頁": "SocialMedia",
+            "專線": "Hotline",
+            "熱線": "Hotline",
+            "信箱": "Mailbox",
+            "APP": "MobileApp",
+            "App": "MobileApp",
+            "app": "MobileApp",
+            "平臺": "WebPlatform",
+            "平台": "WebPlatform",
+            "網站": "Website",
+            "資訊網": "Website",
+            "服務網": "Website",
+            "粉絲專頁": "SocialMedia",
         }.get(suffix, "InformationSystem")
         return Entity("system", "sys-" + short_id("system", key(name)), name.replace("帄", "平"), kind)
 

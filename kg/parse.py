@@ -22,9 +22,7 @@ HEADER = re.compile(
     r"(?:(?:執行|工作|實施|業務|辦理|主辦|承辦|協辦)(?:要項|重點|單位|方法|項目|內容|成果|\(參考\)方法|\(單位\))"
     r"|\(內容/同本實施計畫具體措施\)|\(步驟、方法\)|[|\-:]|--)+"
 )
-UNIT_SUFFIX = re.compile(
-    r"(?:科|課|室|組|處|局|股|隊|中心|所|站|館|人員|委員會|工務段|分局|分隊|中隊|大隊)$"
-)
+UNIT_SUFFIX = re.compile(r"(?:科|課|室|組|處|局|股|隊|中心|所|站|館|人員|委員會|工務段|分局|分隊|中隊|大隊)$")
 NOT_A_UNIT_VERB = re.compile(
     r"提供|設置|建置|辦理|推動|強化|落實|規劃|定期|加強|鼓勵|運用|結合|建立|提升|設立|增進|維護|檢討|訂定|公開|配合|依據|透過|"
     r"場所$|之處$|處所$|住所$|廁所$|派出所$"
@@ -174,7 +172,9 @@ def _title(lines: tuple[str, ...], first_section: int, name: str) -> tuple[str, 
         title = ""
     m = re.search(r"(\d{2,3})年度?", title)
     if not title or not m:
-        raise PlanParseError(name, "no plan title with a year (e.g. '高雄市政府○○局107年度提升服務工作計畫') before the first section", 1)
+        raise PlanParseError(
+            name, "no plan title with a year (e.g. '高雄市政府○○局107年度提升服務工作計畫') before the first section", 1
+        )
     agency = title[: m.start()].strip() or None
     if not agency:
         raise PlanParseError(name, "the title names no agency before the year", 1)
@@ -278,8 +278,14 @@ def _fragments(lines: tuple[str, ...], start: int, end: int) -> list[Fragment]:
                 for j, piece in enumerate(pieces):
                     out.append(
                         Fragment(
-                            piece, i + 1, ci if len(cells) > 1 else None, multi, (i, ci), k == len(filled) - 1,
-                            in_list, in_list and j == 0,
+                            piece,
+                            i + 1,
+                            ci if len(cells) > 1 else None,
+                            multi,
+                            (i, ci),
+                            k == len(filled) - 1,
+                            in_list,
+                            in_list and j == 0,
                         )
                     )
     return out
@@ -309,11 +315,23 @@ def _unit_tokens(text: str) -> list[str] | None:
     return tokens
 
 
-NOT_UNIT_WORDS = {"各科室", "各課室", "各單位", "各科", "各課", "各組", "各室", "本所各課室", "全體同仁", "暨所屬機關", "所屬機關"}
+NOT_UNIT_WORDS = {
+    "各科室",
+    "各課室",
+    "各單位",
+    "各科",
+    "各課",
+    "各組",
+    "各室",
+    "本所各課室",
+    "全體同仁",
+    "暨所屬機關",
+    "所屬機關",
+}
 
 
 class _TableReader:
-    """A reader of the measures table: a small state machine over fragments, tolerant of the layouts of this template."""
+    """The measures table as a small state machine over fragments, tolerant of this template's layouts."""
 
     def __init__(self, frags: list[Fragment], name: str, titles_inline: bool, wrap: float) -> None:
         self.frags = frags
@@ -413,7 +431,15 @@ class _TableReader:
         items = [h for h in self.pending if h.kind == "item"]
         if items:
             item = items[0]
-            if dims and (item.number == 1 or self.dim is None or item.number is None or item.number <= (self.item.number or 0) and self.item is not None and self.item.number is not None and item.number <= self.item.number):
+            if dims and (
+                item.number == 1
+                or self.dim is None
+                or item.number is None
+                or item.number <= (self.item.number or 0)
+                and self.item is not None
+                and self.item.number is not None
+                and item.number <= self.item.number
+            ):
                 self.dim = dims[0]
                 self.pending.remove(dims[0])
             self.pending.remove(item)
@@ -486,15 +512,15 @@ class _TableReader:
             return
         tokens = [t for g in groups for t in g]
         if len(groups) == len(targets):
-            pairs = list(zip(targets, groups))
+            pairs = list(zip(targets, groups, strict=False))
         elif len(tokens) == len(targets):
-            pairs = [(m, [t]) for m, t in zip(targets, tokens)]
+            pairs = [(m, [t]) for m, t in zip(targets, tokens, strict=False)]
         elif len(targets) == 1:
             pairs = [(targets[0], tokens)]
         elif len(groups) == 1:
             pairs = [(m, tokens) for m in targets]  # one merged cell for several rows
         else:
-            pairs = list(zip(targets, groups))
+            pairs = list(zip(targets, groups, strict=False))
         for m, g in pairs:
             self._append_units(m, g)
         self.awaiting = []
@@ -502,7 +528,11 @@ class _TableReader:
     @staticmethod
     def _append_units(m: Measure, tokens: list[str]) -> None:
         for t in tokens:
-            if m.units_raw and not UNIT_SUFFIX.search(AGENCY_TAIL.sub("", m.units_raw[-1])) and m.units_raw[-1] not in NOT_UNIT_WORDS:
+            if (
+                m.units_raw
+                and not UNIT_SUFFIX.search(AGENCY_TAIL.sub("", m.units_raw[-1]))
+                and m.units_raw[-1] not in NOT_UNIT_WORDS
+            ):
                 m.units_raw[-1] += t  # a unit name broken across lines: 違建大隊查 / 報組
             else:
                 m.units_raw.append(t)
@@ -624,7 +654,13 @@ class _TableReader:
             h = Heading("dim", None, text, frag.line)
             self.dim, self.item, self.last = h, None, h
             return
-        if role == "item" and (self.item is None or self.item.children) and not any(h.kind == "item" for h in self.pending) and self.dim and self.dim.children == 0:
+        if (
+            role == "item"
+            and (self.item is None or self.item.children)
+            and not any(h.kind == "item" for h in self.pending)
+            and self.dim
+            and self.dim.children == 0
+        ):
             h = Heading("item", None, text, frag.line)
             self.item, self.last = h, h
             self.dim.children += 1
@@ -658,7 +694,11 @@ class _TableReader:
         if False:
             self._continue(last, text, frag)
             return
-        if role == "measure" or self._title_like(text, idx) or (self.pending and any(h.kind == "item" for h in self.pending)):
+        if (
+            role == "measure"
+            or self._title_like(text, idx)
+            or (self.pending and any(h.kind == "item" for h in self.pending))
+        ):
             self._new_measure(None, text, frag, idx)
             return
         self._continue(last, text, frag)
@@ -741,6 +781,17 @@ def parse_plan(doc: PlanText) -> Plan:
         if m.title:
             m.title = normalise(m.title, keep_spaces=True)
     return Plan(
-        doc.name, doc.encoding, title, agency, year_roc, year_roc + 1911, doc_no, issued,
-        basis, goals, targets, measures, lines,
+        doc.name,
+        doc.encoding,
+        title,
+        agency,
+        year_roc,
+        year_roc + 1911,
+        doc_no,
+        issued,
+        basis,
+        goals,
+        targets,
+        measures,
+        lines,
     )

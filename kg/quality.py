@@ -47,8 +47,11 @@ def evaluate(plan_file: Path, annotation: dict, aliases: Aliases | None = None) 
         "units_accuracy": units_ok / len(pairs) if pairs else 0.0,
         "titles_accuracy": titles_ok / len(pairs) if pairs else 0.0,
         "missed": [g["text_start"] for g in annotation["measures"] if all(g is not p[0] for p in pairs)],
-        "unit_errors": [(g["text_start"][:15], g["units"], [u["name"] for u in m["units"]]) for g, m in pairs
-                        if {_flat(u) for u in g["units"]} != {_flat(u["name"]) for u in m["units"]}],
+        "unit_errors": [
+            (g["text_start"][:15], g["units"], [u["name"] for u in m["units"]])
+            for g, m in pairs
+            if {_flat(u) for u in g["units"]} != {_flat(u["name"]) for u in m["units"]}
+        ],
     }
 
 
@@ -57,7 +60,7 @@ def main(argv: list[str]) -> int:
     if len(argv) % 2:
         print("usage: python -m kg.quality PLAN.txt ANNOTATION.json [PLAN.txt ANNOTATION.json …]", file=sys.stderr)
         return 2
-    for plan, ann in zip(argv[::2], argv[1::2]):
+    for plan, ann in zip(argv[::2], argv[1::2], strict=True):
         r = evaluate(Path(plan), json.loads(Path(ann).read_text("utf-8")))
         print(json.dumps({k: v for k, v in r.items()}, ensure_ascii=False, indent=1))
     return 0

@@ -31,17 +31,26 @@ def plan_record(plan: Plan, aliases: Aliases) -> dict:
             return headings[id(h)]
         if h.kind == "dim":
             concept = framework.link_dimension(h.label, plan.year)
-            rec = {"id": f"{key}-d{len(dims) + 1}", "ordinal": len(dims) + 1, "label": h.label,
-                   "framework_item": concept.notation if concept else None}
+            rec = {
+                "id": f"{key}-d{len(dims) + 1}",
+                "ordinal": len(dims) + 1,
+                "label": h.label,
+                "framework_item": concept.notation if concept else None,
+            }
             dims.append(rec)
         else:
-            dim_concept = next((c for c in framework.concepts() if parent and c.notation == parent["framework_item"]),
-                               None)
+            dim_concept = next(
+                (c for c in framework.concepts() if parent and c.notation == parent["framework_item"]), None
+            )
             concept = framework.link_item(h.label, dim_concept, plan.year)
             siblings = [i for i in items if i["dimension"] == (parent or {}).get("id")]
-            rec = {"id": f"{(parent or {'id': key + '-d0'})['id']}-i{len(siblings) + 1}", "ordinal": len(siblings) + 1,
-                   "label": h.label, "dimension": (parent or {}).get("id"),
-                   "framework_item": concept.notation if concept else None}
+            rec = {
+                "id": f"{(parent or {'id': key + '-d0'})['id']}-i{len(siblings) + 1}",
+                "ordinal": len(siblings) + 1,
+                "label": h.label,
+                "dimension": (parent or {}).get("id"),
+                "framework_item": concept.notation if concept else None,
+            }
             items.append(rec)
         headings[id(h)] = rec
         return rec
@@ -60,31 +69,33 @@ def plan_record(plan: Plan, aliases: Aliases) -> dict:
         laws = aliases.laws_in(m.text)
         fw = (item or {}).get("framework_item") or (dim or {}).get("framework_item")
         mid = "m-" + short_id(key, str(n), m.title or "", m.text)
-        measures.append({
-            "id": mid,
-            "plan": plan.title,
-            "plan_id": key,
-            "agency": agency.name,
-            "year": plan.year,
-            "framework_item": fw,
-            "dimension": dim["label"] if dim else None,
-            "item": item["label"] if item else None,
-            "title": m.title,
-            "text": m.text,
-            "units": [_ref(u) for u in units],
-            "systems": [_ref(s) for s in systems],
-            "source": {"file": plan.file, "line_start": m.line_start, "line_end": m.line_end},
-            # beyond the export contract: what the graph needs
-            "ordinal": n,
-            "number": m.number,
-            "dimension_id": dim["id"] if dim else None,
-            "item_id": item["id"] if item else None,
-            "units_raw": " ".join(m.units_raw) or None,
-            "unit_entities": [u.__dict__ for u in units],
-            "system_entities": [s.__dict__ for s in systems],
-            "law_entities": [x.__dict__ for x in laws],
-            "quote": "\n".join(plan.lines[m.line_start - 1 : m.line_end]).strip(),
-        })
+        measures.append(
+            {
+                "id": mid,
+                "plan": plan.title,
+                "plan_id": key,
+                "agency": agency.name,
+                "year": plan.year,
+                "framework_item": fw,
+                "dimension": dim["label"] if dim else None,
+                "item": item["label"] if item else None,
+                "title": m.title,
+                "text": m.text,
+                "units": [_ref(u) for u in units],
+                "systems": [_ref(s) for s in systems],
+                "source": {"file": plan.file, "line_start": m.line_start, "line_end": m.line_end},
+                # beyond the export contract: what the graph needs
+                "ordinal": n,
+                "number": m.number,
+                "dimension_id": dim["id"] if dim else None,
+                "item_id": item["id"] if item else None,
+                "units_raw": " ".join(m.units_raw) or None,
+                "unit_entities": [u.__dict__ for u in units],
+                "system_entities": [s.__dict__ for s in systems],
+                "law_entities": [x.__dict__ for x in laws],
+                "quote": "\n".join(plan.lines[m.line_start - 1 : m.line_end]).strip(),
+            }
+        )
     return {
         "id": key,
         "file": plan.file,
@@ -106,8 +117,20 @@ def plan_record(plan: Plan, aliases: Aliases) -> dict:
     }
 
 
-EXPORT_FIELDS = ("id", "plan", "agency", "year", "framework_item", "dimension", "item", "title", "text", "units",
-                 "systems", "source")
+EXPORT_FIELDS = (
+    "id",
+    "plan",
+    "agency",
+    "year",
+    "framework_item",
+    "dimension",
+    "item",
+    "title",
+    "text",
+    "units",
+    "systems",
+    "source",
+)
 
 
 def export_record(measure: dict) -> dict:

@@ -11,8 +11,9 @@ def units(data_dir: str) -> list[dict]:
     rows: dict[str, dict] = {}
     for m in DataDir(data_dir).measures():
         for u in m["unit_entities"]:
-            r = rows.setdefault(u["id"], {"id": u["id"], "unit": u["name"], "agency": u["parent"], "measures": 0,
-                                          "systems": set()})
+            r = rows.setdefault(
+                u["id"], {"id": u["id"], "unit": u["name"], "agency": u["parent"], "measures": 0, "systems": set()}
+            )
             r["measures"] += 1
             r["systems"] |= {s["name"] for s in m["systems"]}
     out = [dict(r, systems=sorted(r["systems"])) for r in rows.values()]
@@ -23,8 +24,17 @@ def systems(data_dir: str) -> list[dict]:
     rows: dict[str, dict] = {}
     for m in DataDir(data_dir).measures():
         for s in m["system_entities"]:
-            r = rows.setdefault(s["id"], {"id": s["id"], "system": s["name"], "type": s["type"], "measures": 0,
-                                          "agencies": set(), "units": set()})
+            r = rows.setdefault(
+                s["id"],
+                {
+                    "id": s["id"],
+                    "system": s["name"],
+                    "type": s["type"],
+                    "measures": 0,
+                    "agencies": set(),
+                    "units": set(),
+                },
+            )
             r["measures"] += 1
             r["agencies"].add(m["agency"])
             r["units"] |= {u["name"] for u in m["units"]}

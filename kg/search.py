@@ -55,8 +55,10 @@ def build_index_into(work: Path, measures: list[dict], previous: Path | None = N
         old_plans = {m["plan"] for m in index.measures}
         current = {m["id"] for m in index.measures}
         for plan, recs in by_plan.items():
-            if plan not in old_plans or {r["id"] for r in recs} - current or len(recs) != sum(
-                1 for m in index.measures if m["plan"] == plan
+            if (
+                plan not in old_plans
+                or {r["id"] for r in recs} - current
+                or len(recs) != sum(1 for m in index.measures if m["plan"] == plan)
             ):
                 index.update(recs, plan=plan)
         if {m["id"] for m in index.measures} != {r["id"] for r in records}:
@@ -72,8 +74,9 @@ def build_index_into(work: Path, measures: list[dict], previous: Path | None = N
             raise PlanError(str(corrections), f"cannot apply the practice-type corrections: {exc}") from None
     index.set_practice_membership(scheme.membership)
     index.save(work / INDEX_DIR)
-    (work / INDEX_DIR / PRACTICES_FILE).write_text(json.dumps(scheme.to_dict(), ensure_ascii=False, indent=1,
-                                                              sort_keys=True), "utf-8")
+    (work / INDEX_DIR / PRACTICES_FILE).write_text(
+        json.dumps(scheme.to_dict(), ensure_ascii=False, indent=1, sort_keys=True), "utf-8"
+    )
     return practice_graph(scheme.to_dict())
 
 
@@ -83,9 +86,17 @@ def practice_graph(scheme: dict) -> Graph:
     g.add((PRACTICE_SCHEME, RDF.type, SKOS.ConceptScheme))
     g.add((PRACTICE_SCHEME, SKOS.prefLabel, Literal("實務類型", lang="zh-Hant")))
     g.add((PRACTICE_SCHEME, SKOS.prefLabel, Literal("practice types", lang="en")))
-    g.add((PRACTICE_SCHEME, DCTERMS.description, Literal(
-        "Types of service practice found across agencies' measures, named from their members and correctable by "
-        "planners.", lang="en")))
+    g.add(
+        (
+            PRACTICE_SCHEME,
+            DCTERMS.description,
+            Literal(
+                "Types of service practice found across agencies' measures, named from their members, correctable by "
+                "planners.",
+                lang="en",
+            ),
+        )
+    )
     for t in scheme["types"]:
         c = ID[f"practice/{t['id']}"]
         g.add((c, RDF.type, SKOS.Concept))
@@ -106,7 +117,6 @@ class Search:
 
     def __init__(self, data_dir: str | Path) -> None:
         from index import SearchIndex, SearchIndexError, get_encoder
-
         from kg.store import DataDir
 
         d = DataDir(data_dir)
@@ -156,8 +166,15 @@ class Search:
         types = []
         for t in self.practices["types"]:
             row = counts.get(t["id"], {})
-            types.append({"id": t["id"], "label": t["label"], "alt_labels": t["alt_labels"], "size": len(t["members"]),
-                          "agencies": {a: row.get(a, 0) for a in agencies}})
+            types.append(
+                {
+                    "id": t["id"],
+                    "label": t["label"],
+                    "alt_labels": t["alt_labels"],
+                    "size": len(t["members"]),
+                    "agencies": {a: row.get(a, 0) for a in agencies},
+                }
+            )
         types.sort(key=lambda t: (-t["size"], t["label"]))
         return {"agencies": agencies, "types": [t for t in types if t["size"]]}
 

@@ -66,10 +66,16 @@ def run_query(ds: Dataset, query: str, fmt: str = "table", limit: int = MAX_ROWS
             if i >= limit:
                 break
             b = {}
-            for name, v in zip(names, row):
+            for name, v in zip(names, row, strict=False):
                 if v is None:
                     continue
-                kind = "uri" if v.__class__.__name__ == "URIRef" else "bnode" if v.__class__.__name__ == "BNode" else "literal"
+                kind = (
+                    "uri"
+                    if v.__class__.__name__ == "URIRef"
+                    else "bnode"
+                    if v.__class__.__name__ == "BNode"
+                    else "literal"
+                )
                 cell = {"type": kind, "value": str(v)}
                 if kind == "literal" and getattr(v, "language", None):
                     cell["xml:lang"] = v.language
@@ -77,8 +83,9 @@ def run_query(ds: Dataset, query: str, fmt: str = "table", limit: int = MAX_ROWS
                     cell["datatype"] = str(v.datatype)
                 b[name] = cell
             bindings.append(b)
-        return json.dumps({"head": {"vars": names}, "results": {"bindings": bindings}}, ensure_ascii=False), \
-            "application/sparql-results+json"
+        return json.dumps(
+            {"head": {"vars": names}, "results": {"bindings": bindings}}, ensure_ascii=False
+        ), "application/sparql-results+json"
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\r\n")

@@ -1,4 +1,4 @@
-"""The data directory: plan records, the persistent RDF store (Oxigraph through rdflib) and the search index, built aside and swapped in whole."""
+"""The data dir: plan records, the RDF store (Oxigraph through rdflib) and the search index, swapped in whole."""
 
 from __future__ import annotations
 
@@ -27,8 +27,19 @@ ONTOLOGY_GRAPH = ID["graph/ontology"]
 FRAMEWORK_GRAPH = ID["graph/framework"]
 PRACTICE_GRAPH = ID["graph/practices"]
 PREFIXES = {
-    "sp": SP._NS, "id": ID, "org": ORG, "oa": OA, "cpsv": CPSV, "skos": SKOS, "prov": PROV, "dcterms": DCTERMS,
-    "rdfs": RDFS, "rdf": RDF, "xsd": XSD, "owl": OWL, "foaf": FOAF,
+    "sp": SP._NS,
+    "id": ID,
+    "org": ORG,
+    "oa": OA,
+    "cpsv": CPSV,
+    "skos": SKOS,
+    "prov": PROV,
+    "dcterms": DCTERMS,
+    "rdfs": RDFS,
+    "rdf": RDF,
+    "xsd": XSD,
+    "owl": OWL,
+    "foaf": FOAF,
 }
 
 

@@ -11,8 +11,14 @@ from ontology import ontology_graph, shapes_graph
 def validate_graph(data: Graph) -> tuple[bool, str]:
     from pyshacl import validate as shacl
 
-    conforms, _, text = shacl(data, shacl_graph=shapes_graph(), ont_graph=ontology_graph(), inference="none",
-                              advanced=True, allow_warnings=True)
+    conforms, _, text = shacl(
+        data,
+        shacl_graph=shapes_graph(),
+        ont_graph=ontology_graph(),
+        inference="none",
+        advanced=True,
+        allow_warnings=True,
+    )
     return bool(conforms), str(text)
 
 

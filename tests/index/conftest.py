@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from bench.corpus import load_dev_queries, load_measures, shared_dir
+from bench.corpus import load_dev_queries, load_measures
 from index.encoders import DEFAULT_ENCODER, get_encoder, l2_normalise
 from index.search import SearchIndex
 from index.textnorm import tokens
@@ -56,6 +56,4 @@ def fake_encoder() -> FakeEncoder:
 
 @pytest.fixture(scope="session")
 def dev_queries() -> list[dict]:
-    if shared_dir() is None:
-        pytest.skip("shared/dev-queries.json not found")
     return load_dev_queries()

@@ -18,7 +18,7 @@ def _pair(x):
 
 
 def _assert_same(got, want, atol=1e-5):
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose([s for _, s in g], [s for _, s in w], atol=atol)
         # Equal scores may come in any order; ids must agree wherever scores are distinct.
         gs, ws = {}, {}
@@ -76,7 +76,7 @@ def test_hnsw_past_threshold_keeps_recall():
     o.add(ids, x)
     q = _random(50, 32, seed=3)
     got, want = h.search(q, 10), o.search(q, 10)
-    recall = np.mean([len({m for m, _ in g} & {m for m, _ in w}) / 10 for g, w in zip(got, want)])
+    recall = np.mean([len({m for m, _ in g} & {m for m, _ in w}) / 10 for g, w in zip(got, want, strict=True)])
     assert recall >= 0.9
 
 

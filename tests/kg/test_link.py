@@ -7,9 +7,14 @@ def names(entities):
 
 def test_one_node_per_real_system_whatever_the_spelling():
     a = Aliases.load()
-    ids = {a.systems_in(t)[0].id for t in ("受理1999陳情", "優化 1999 受理違章建築", "透過1999專線", "透過1999免付費電話")}
+    ids = {
+        a.systems_in(t)[0].id for t in ("受理1999陳情", "優化 1999 受理違章建築", "透過1999專線", "透過1999免付費電話")
+    }
     assert len(ids) == 1
-    platforms = {a.systems_in(t)[0].id for t in ("上載於「高雄市政府開放資料平臺」", "公布於市府開放資料平臺", "「高雄市政府開放資料帄臺」")}
+    platforms = {
+        a.systems_in(t)[0].id
+        for t in ("上載於「高雄市政府開放資料平臺」", "公布於市府開放資料平臺", "「高雄市政府開放資料帄臺」")
+    }
     assert len(platforms) == 1
 
 
@@ -53,8 +58,9 @@ def test_laws_and_articles():
 
 def test_planner_extends_aliases_in_a_data_file(tmp_path):
     extra = tmp_path / "aliases.toml"
-    extra.write_text('[[system]]\nid = "kh-parking"\nname = "高雄停車APP"\ntype = "MobileApp"\naliases = ["停車大聲公"]\n',
-                     "utf-8")
+    extra.write_text(
+        '[[system]]\nid = "kh-parking"\nname = "高雄停車APP"\ntype = "MobileApp"\naliases = ["停車大聲公"]\n', "utf-8"
+    )
     a = Aliases.load(extra)
     assert names(a.systems_in("推廣停車大聲公")) == ["高雄停車APP"]
     assert Aliases.load().systems_in("推廣停車大聲公") == []

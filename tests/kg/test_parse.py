@@ -38,7 +38,11 @@ def test_annotated_plan_front_matter(records, gold_004):
     assert rec["agency"]["name"] == gold_004["agency"]
     assert rec["agency"]["parent"] == gold_004["parent_agency"]
     assert (rec["year_roc"], rec["year"]) == (gold_004["year_roc"], gold_004["year"])
-    assert [b["name"] for b in rec["basis"]] == ["高雄市政府提升服務實施計畫", "政府服務躍升方案", "政府服務獎評獎實施計畫"]
+    assert [b["name"] for b in rec["basis"]] == [
+        "高雄市政府提升服務實施計畫",
+        "政府服務躍升方案",
+        "政府服務獎評獎實施計畫",
+    ]
     assert rec["goals"] == gold_004["goals"]
     assert rec["target_units"] == gold_004["target_units"]
 
@@ -46,7 +50,7 @@ def test_annotated_plan_front_matter(records, gold_004):
 def test_annotated_plan_headings_and_systems(records, gold_004):
     rec = records["004"]
     assert len(rec["measures"]) == len(gold_004["measures"])
-    for gold, m in zip(gold_004["measures"], rec["measures"]):
+    for gold, m in zip(gold_004["measures"], rec["measures"], strict=True):
         assert matches(m, gold["text_start"])
         assert _flat(m["dimension"]) == _flat(gold["dimension"])
         assert _flat(m["item"]) == _flat(gold["item"])
@@ -80,7 +84,13 @@ def test_unit_cell_spilling_into_the_next_fragment_adds_units(records):
 
 
 def test_units_listed_beside_the_rows_are_aligned_by_position(records):
-    starts = ["督導保全人員執勤情形", "定期督導總機人員接線", "依據規費法規定每3年", "薦派同仁前往參與各式研討會", "不定期針對共通文書處理缺失"]
+    starts = [
+        "督導保全人員執勤情形",
+        "定期督導總機人員接線",
+        "依據規費法規定每3年",
+        "薦派同仁前往參與各式研討會",
+        "不定期針對共通文書處理缺失",
+    ]
     assert [by_start(records["003"], s)["units"][0]["name"] for s in starts] == ["總務科"] * 3 + ["文書科"] * 2
 
 

@@ -3,13 +3,12 @@ import shutil
 
 from rdflib import Graph
 from rdflib.compare import isomorphic
+from rdflib.namespace import DCTERMS, PROV
 
 from kg.export import export, whole_graph
 from kg.sparql import run_query
 from kg.store import DataDir, build, bundled_plans
 from kg.validate import validate_graph
-from rdflib.namespace import DCTERMS, PROV
-
 from kg.vocab import OA, SP
 from tests.conftest import sample
 

@@ -1,0 +1,1 @@
+"""Benchmarks and evaluation of the search index (run as scripts: python -m bench.<name>)."""

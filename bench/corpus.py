@@ -1,0 +1,36 @@
+"""Where the benchmarks and tests get measures and dev queries from: the bundled plans through the real pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from index.measures import read_jsonl
+
+REPO = Path(__file__).resolve().parents[1]
+DEV_QUERIES = REPO / "tests" / "data" / "dev-queries.json"
+
+
+def load_measures(path: str | Path | None = None) -> tuple[list[dict], str]:
+    """Measure records (the jsonl export contract) and where they came from.
+
+    An explicit path or $MEASURES_JSONL (a `kg export --format jsonl` file) wins; otherwise the bundled sample
+    plans are read, parsed and linked by kg, exactly as `kg build` does.
+    """
+    for p in (path, os.environ.get("MEASURES_JSONL")):
+        if p and Path(p).exists():
+            return read_jsonl(p), str(p)
+    from kg.link import Aliases
+    from kg.parse import parse_plan
+    from kg.read import read_plan
+    from kg.records import export_record, plan_record
+    from kg.store import bundled_plans
+
+    aliases = Aliases.load()
+    records = [plan_record(parse_plan(read_plan(p)), aliases) for p in bundled_plans()]
+    return [export_record(m) for r in records for m in r["measures"]], "kg/samples through kg"
+
+
+def load_dev_queries() -> list[dict]:
+    return json.loads(DEV_QUERIES.read_text(encoding="utf-8"))["queries"]

@@ -1,0 +1,96 @@
+"""Search quality measures: nDCG@k on graded judgments and similar-practice precision@k."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from index.practices import keyword_types
+from index.search import SearchIndex
+from index.textnorm import normalise
+from index.vocab import Vocabulary
+
+_NUMBERING = re.compile(r"^\d{1,2}[.．、]")
+
+
+def _key(text: str) -> str:
+    # Judgments quote the file verbatim (line breaks, 帄, leading numbering); records may not.
+    return normalise(_NUMBERING.sub("", unicodedata.normalize("NFKC", text).strip())).replace(" ", "")
+
+
+def resolve_judgments(
+    queries: Sequence[Mapping[str, Any]], measures: Sequence[Mapping[str, Any]]
+) -> dict[str, dict[str, int]]:
+    """Query id → {measure id: grade}; a judgment names each measure of its file whose body starts with text_start."""
+    by_file: dict[str, list[tuple[str, str]]] = {}
+    for m in measures:
+        f = (m.get("source") or {}).get("file") or ""
+        by_file.setdefault(f, []).append((m["id"], _key(m.get("text") or "")))
+    out: dict[str, dict[str, int]] = {}
+    for q in queries:
+        rel: dict[str, int] = {}
+        for r in q["relevant"]:
+            start = _key(r["text_start"])
+            for mid, body in by_file.get(r["file"], []):
+                if start and body.startswith(start[: max(8, min(len(start), 20))]):
+                    rel[mid] = max(rel.get(mid, 0), int(r["grade"]))
+        out[q["id"]] = rel
+    return out
+
+
+def unresolved(
+    queries: Sequence[Mapping[str, Any]], measures: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, str, str]]:
+    """Judgments that name no measure of the corpus: (query id, file, text_start)."""
+    miss = []
+    for q in queries:
+        for r in q["relevant"]:
+            one = resolve_judgments([{"id": "x", "relevant": [r]}], measures)["x"]
+            if not one:
+                miss.append((q["id"], r["file"], r["text_start"]))
+    return miss
+
+
+def ndcg(ranked: Sequence[str], grades: Mapping[str, int], k: int = 10) -> float:
+    """Normalised discounted cumulative gain of a ranking, gains 2^grade - 1."""
+    dcg = sum((2 ** grades.get(mid, 0) - 1) / math.log2(i + 2) for i, mid in enumerate(ranked[:k]))
+    ideal = sorted(grades.values(), reverse=True)[:k]
+    idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def evaluate(
+    index: SearchIndex, queries: Sequence[Mapping[str, Any]], mode: str = "hybrid", k: int = 10
+) -> dict[str, float]:
+    """Query id → nDCG@k of the index's ranking."""
+    judged = resolve_judgments(queries, index.measures)
+    return {
+        q["id"]: ndcg([h["id"] for h in index.search(q["query"], k=k, mode=mode)], judged[q["id"]], k) for q in queries
+    }
+
+
+def similar_precision(
+    index: SearchIndex, vocab: Vocabulary, k: int = 5, mode: str = "hybrid"
+) -> tuple[float, float, int]:
+    """Precision@k of similar() against practice types read off the wording (keyword_types).
+
+    Returns (strict, overlap, n): strict counts a result that uses the source's strongest type;
+    overlap counts a result sharing any clear type with the source; n measures had a clear type.
+    The reference comes from wording only, but hybrid similar() also weighs type overlap, so
+    its figure is partly circular; dense mode is the uncontaminated one.
+    """
+    kw = keyword_types(index.measures, vocab)
+    strong = {mid: [p for p, s in ts if s >= 3.0] for mid, ts in kw.items()}
+    strict, overlap = [], []
+    for mid, types in strong.items():
+        if not types:
+            continue
+        hits = index.similar(mid, k=k, mode=mode)
+        if hits:
+            strict.append(sum(types[0] in [p for p, _ in kw[h["id"]]] for h in hits) / len(hits))
+            overlap.append(sum(bool(set(types) & set(strong[h["id"]])) for h in hits) / len(hits))
+    n = len(strict)
+    return (sum(strict) / n if n else 0.0), (sum(overlap) / n if n else 0.0), n

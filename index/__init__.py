@@ -1,0 +1,33 @@
+"""Semantic and lexical search over plan measures: encoders, vector backends, BM25, hybrid fusion, practice types."""
+
+from index.encoders import DEFAULT_ENCODER, Encoder, get_encoder
+from index.errors import (
+    IndexFormatError,
+    IndexMismatchError,
+    MissingExtraError,
+    SearchIndexError,
+    UnknownEncoderError,
+    UnknownMeasureError,
+)
+from index.practices import PracticeScheme, PracticeType, build_scheme
+from index.search import SearchIndex, UpdateStats
+from index.vocab import Vocabulary, load_vocabulary
+
+__all__ = [
+    "DEFAULT_ENCODER",
+    "Encoder",
+    "get_encoder",
+    "SearchIndex",
+    "UpdateStats",
+    "PracticeScheme",
+    "PracticeType",
+    "build_scheme",
+    "Vocabulary",
+    "load_vocabulary",
+    "SearchIndexError",
+    "MissingExtraError",
+    "UnknownEncoderError",
+    "IndexMismatchError",
+    "IndexFormatError",
+    "UnknownMeasureError",
+]

