@@ -40,6 +40,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     report = build(files, args.data_dir, progress=lambda x: _progress(x, "plans"), after_graph=after)
     for err in report.errors:
         print(f"error: {err}", file=sys.stderr)
+    if report.built and not args.no_index:
+        stats = json.loads((Path(args.data_dir) / "index" / "last-build.json").read_text("utf-8"))
+        print(f"search index: {stats['encoded']} of {stats['measures']} measures encoded, the rest reused")
     if report.built:
         print(
             f"built {args.data_dir}: {len(report.built)} file(s) ingested; the graph holds {report.plans} plan(s), "

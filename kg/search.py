@@ -16,6 +16,7 @@ from kg.vocab import ID, SP
 
 INDEX_DIR = "index"
 PRACTICES_FILE = "practices.json"
+BUILD_FILE = "last-build.json"  # how many measures the last build had to encode
 CORRECTIONS_FILE = "practices.toml"  # a planner's corrections in the data dir (rename, merge, move)
 PRACTICE_SCHEME = ID["practice"]
 
@@ -46,9 +47,11 @@ def build_index_into(work: Path, measures: list[dict], previous: Path | None = N
             index = SearchIndex.load(previous / INDEX_DIR, encoder)
         except SearchIndexError:
             index = None  # other model or format: rebuild from scratch
+    encoded = len(records)
     if index is None:
         index = SearchIndex.build(records, encoder)
     else:
+        encoded = 0
         by_plan: dict[str, list[dict]] = {}
         for r in records:
             by_plan.setdefault(r["plan"], []).append(r)
@@ -60,9 +63,10 @@ def build_index_into(work: Path, measures: list[dict], previous: Path | None = N
                 or {r["id"] for r in recs} - current
                 or len(recs) != sum(1 for m in index.measures if m["plan"] == plan)
             ):
-                index.update(recs, plan=plan)
+                encoded += index.update(recs, plan=plan).encoded
         if {m["id"] for m in index.measures} != {r["id"] for r in records}:
             index = SearchIndex.build(records, encoder)
+            encoded = len(records)
     corrections = work / CORRECTIONS_FILE
     scheme = index.practice_scheme()
     if corrections.exists():
@@ -74,6 +78,7 @@ def build_index_into(work: Path, measures: list[dict], previous: Path | None = N
             raise PlanError(str(corrections), f"cannot apply the practice-type corrections: {exc}") from None
     index.set_practice_membership(scheme.membership)
     index.save(work / INDEX_DIR)
+    (work / INDEX_DIR / BUILD_FILE).write_text(json.dumps({"measures": len(records), "encoded": encoded}), "utf-8")
     (work / INDEX_DIR / PRACTICES_FILE).write_text(
         json.dumps(scheme.to_dict(), ensure_ascii=False, indent=1, sort_keys=True), "utf-8"
     )
