@@ -431,15 +431,13 @@ class _TableReader:
         items = [h for h in self.pending if h.kind == "item"]
         if items:
             item = items[0]
-            if dims and (
-                item.number == 1
-                or self.dim is None
-                or item.number is None
-                or item.number <= (self.item.number or 0)
-                and self.item is not None
-                and self.item.number is not None
-                and item.number <= self.item.number
-            ):
+            # A dimension printed ahead governs the first item that restarts the numbering under it.
+            restarts = (
+                item.number in (None, 1)
+                or self.item is None
+                or (self.item.number is not None and item.number <= self.item.number)
+            )
+            if dims and (self.dim is None or restarts):
                 self.dim = dims[0]
                 self.pending.remove(dims[0])
             self.pending.remove(item)
@@ -690,9 +688,6 @@ class _TableReader:
         if role is None and self.item is not None and self.item.children and self._is_open(self.item):
             # The item's heading went on after a page break, below its first measure.
             self.item.text = join_text(self.item.text, text)
-            return
-        if False:
-            self._continue(last, text, frag)
             return
         if (
             role == "measure"
