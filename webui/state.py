@@ -1,0 +1,251 @@
+"""Everything the web UI reads, loaded once when the app is created and kept on the app (app.extensions).
+
+Pages look things up here by id; nothing a request names ever becomes a path on disk. The data dir is read at start
+only: the RDF store is copied into memory, so a later `kg build` (which swaps the directory) cannot pull files from
+under a running server; restart the server to see a rebuilt graph.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyoxigraph as ox
+from flask import current_app
+from oxrdflib.store import OxigraphStore
+from rdflib import Dataset, Literal, URIRef
+from rdflib.namespace import SKOS
+
+from kg.errors import PlanError
+from kg.search import Search, open_search
+from kg.store import PREFIXES, DataDir
+from ontology import framework_graph
+from webui.graphindex import GraphIndex
+from webui.sparql_runner import SparqlRunner
+
+EXTENSION = "spkg"
+T = TypeVar("T")
+
+SYSTEM_TYPES = {
+    "Hotline": "服務專線", "MobileApp": "行動應用程式", "WebPlatform": "網路平臺", "Website": "網站",
+    "Mailbox": "信箱", "SocialMedia": "社群媒體", "InformationSystem": "資訊系統",
+}
+
+
+class LRU:
+    """A small thread-safe LRU for computed answers (search results, similar measures)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = compute()  # outside the lock: a slow computation must not block other requests' hits
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return value
+
+
+@dataclass
+class KGState:
+    data_dir: Path
+    search: Search
+    dataset: Dataset
+    graph: GraphIndex
+    sparql: SparqlRunner
+    plans: dict[str, dict]
+    measures: dict[str, dict]
+    agencies: dict[str, dict]
+    agency_by_name: dict[str, str]
+    units: dict[str, dict]
+    systems: dict[str, dict]
+    laws: dict[str, dict]
+    programmes: dict[str, dict]
+    practice_types: dict[str, dict]
+    framework: dict[str, dict]
+    coverage: dict
+    cache: LRU = field(default_factory=lambda: LRU(512))
+    _downloads: dict[str, bytes] = field(default_factory=dict)
+    _download_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # ----- look-ups used by several pages -----
+
+    def plan_measures(self, plan_id: str) -> list[dict]:
+        return [self.measures[mid] for mid in self.plans[plan_id]["measure_ids"]]
+
+    def agency_id(self, name: str) -> str | None:
+        return self.agency_by_name.get(name)
+
+    def practice_types_of(self, measure_id: str) -> list[dict]:
+        return self.search.practice_types(measure_id)
+
+    def similar(self, measure_id: str, k: int = 5) -> list[dict]:
+        return self.cache.get(("similar", measure_id, k), lambda: self.search.similar(measure_id, k=k))
+
+    def download(self, name: str, produce: Callable[[], bytes]) -> bytes:
+        """A generated download, made once: exporting the whole graph canonically takes about a second."""
+        with self._download_lock:  # one export at a time: kg.export opens the on-disk store, which allows one opener
+            if name not in self._downloads:
+                self._downloads[name] = produce()
+            return self._downloads[name]
+
+    def export_bytes(self, fmt: str) -> bytes:
+        from kg.export import export
+
+        def produce() -> bytes:
+            buf = io.StringIO()
+            export(str(self.data_dir), fmt, buf)
+            return buf.getvalue().encode("utf-8")
+
+        return self.download(f"export.{fmt}", produce)
+
+
+def get_state() -> KGState:
+    """The state of the app serving the current request."""
+    return current_app.extensions[EXTENSION]
+
+
+def _memory_dataset(store_dir: Path) -> Dataset:
+    """The data dir's store, copied into an in-memory Oxigraph store with the default graph as union of all graphs."""
+    if not store_dir.exists():
+        raise PlanError(str(store_dir.parent), "no knowledge graph here yet: run 'kg build' first")
+    disk = ox.Store.read_only(str(store_dir))
+    mem = ox.Store()
+    mem.bulk_extend(disk.quads_for_pattern(None, None, None, None))
+    del disk
+    ds = Dataset(store=OxigraphStore(store=mem), default_union=True)
+    for prefix, ns in PREFIXES.items():
+        ds.bind(prefix, ns)
+    return ds
+
+
+def _framework() -> dict[str, dict]:
+    """The city template's concepts by notation, with their labels, hierarchy and cross-version mapping."""
+    g = framework_graph()
+    by_iri: dict[str, str] = {str(c): str(n) for c, n in g.subject_objects(SKOS.notation)}
+    subjects = {str(c): c for c in g.subjects(SKOS.notation, None)}
+
+    def label(c: URIRef, lang: str) -> str:
+        return next((str(x) for x in g.objects(c, SKOS.prefLabel) if isinstance(x, Literal) and x.language == lang),
+                    "")
+
+    out: dict[str, dict] = {}
+    for iri, notation in by_iri.items():
+        c = subjects[iri]
+        broader = g.value(c, SKOS.broader)
+        out[notation] = {
+            "notation": notation,
+            "iri": iri,
+            "version": notation.split("-")[0],
+            "label": label(c, "zh-Hant"),
+            "label_en": label(c, "en"),
+            "alt_labels": sorted(str(x) for x in g.objects(c, SKOS.altLabel)
+                                 if isinstance(x, Literal) and x.language == "zh-Hant"),
+            "broader": by_iri.get(str(broader)) if broader else None,
+            "narrower": sorted((by_iri[str(x)] for x in g.objects(c, SKOS.narrower) if str(x) in by_iri),
+                               key=_notation_key),
+            "close_match": sorted((by_iri[str(x)] for x in g.objects(c, SKOS.closeMatch) if str(x) in by_iri),
+                                  key=_notation_key),
+            "related_match": sorted((by_iri[str(x)] for x in g.objects(c, SKOS.relatedMatch) if str(x) in by_iri),
+                                    key=_notation_key),
+            "measure_ids": [],
+        }
+    return dict(sorted(out.items(), key=lambda kv: _notation_key(kv[0])))
+
+
+def _notation_key(notation: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in notation.split("-") if p.isdigit())
+
+
+def load_state(data_dir: str | Path, sparql_timeout: float, sparql_max_rows: int, sparql_workers: int) -> KGState:
+    d = DataDir(data_dir)
+    if not d.exists():
+        raise PlanError(str(d.path), "no knowledge graph here yet: run 'kg build' first")
+    search = open_search(str(d.path))
+    # The encoder's first call builds its runtime state (~0.1 s); pay that at start, not on a planner's first search.
+    search.search("服務", k=1)
+    if search.measures:
+        search.similar(search.measures[0]["id"], k=1)
+    dataset = _memory_dataset(d.store_dir)
+    graph = GraphIndex.from_dataset(dataset)
+
+    agencies: dict[str, dict] = {}
+    agency_nodes = [n for n in graph.nodes.values() if n.kind == "agency"]
+    for n in agency_nodes:
+        agencies[n.key] = {"id": n.key, "name": n.label, "name_en": "", "parent_id": None, "children": [],
+                           "plan_ids": [], "unit_ids": []}
+    for n in agency_nodes:
+        for other, _rel, out in graph.adjacency[n.iri]:
+            o = graph.nodes[other]
+            if o.kind == "agency":  # agency to agency is only ever org:subOrganizationOf
+                if out:
+                    agencies[n.key]["parent_id"] = o.key
+                else:
+                    agencies[n.key]["children"].append(o.key)
+    agency_by_name = {a["name"]: a["id"] for a in agencies.values()}
+
+    plans: dict[str, dict] = {}
+    measures: dict[str, dict] = {}
+    units: dict[str, dict] = {}
+    systems: dict[str, dict] = {}
+    laws: dict[str, dict] = {}
+    programmes: dict[str, dict] = {}
+    framework = _framework()
+    for rec in sorted(d.records(), key=lambda r: (r["agency"]["name"], r["year"])):
+        rec = dict(rec, measure_ids=[m["id"] for m in rec["measures"]])
+        plans[rec["id"]] = rec
+        ag = agencies.setdefault(rec["agency"]["id"], {
+            "id": rec["agency"]["id"], "name": rec["agency"]["name"], "parent_id": None, "children": [],
+            "plan_ids": [], "unit_ids": []})
+        ag["name_en"] = rec["agency"].get("name_en", "")
+        ag["plan_ids"].append(rec["id"])
+        for p in rec["basis"]:
+            programmes.setdefault(p["id"], {"id": p["id"], "name": p["name"], "name_en": p.get("name_en", ""),
+                                            "plan_ids": []})["plan_ids"].append(rec["id"])
+        for m in rec["measures"]:
+            measures[m["id"]] = m
+            for u in m["unit_entities"]:
+                unit = units.setdefault(u["id"], {"id": u["id"], "name": u["name"], "agency": u["parent"],
+                                                  "agency_id": agency_by_name.get(u["parent"]), "measure_ids": []})
+                unit["measure_ids"].append(m["id"])
+            for s in m["system_entities"]:
+                systems.setdefault(s["id"], {"id": s["id"], "name": s["name"], "name_en": s.get("name_en", ""),
+                                             "type": s["type"], "type_label": SYSTEM_TYPES.get(s["type"], s["type"]),
+                                             "measure_ids": []})["measure_ids"].append(m["id"])
+            for law in m["law_entities"]:
+                laws.setdefault(law["id"], {"id": law["id"], "name": law["name"], "parent": law.get("parent", ""),
+                                            "measure_ids": []})["measure_ids"].append(m["id"])
+            if m["framework_item"] in framework:
+                framework[m["framework_item"]]["measure_ids"].append(m["id"])
+    for u in units.values():
+        if u["agency_id"] in agencies:
+            agencies[u["agency_id"]]["unit_ids"].append(u["id"])
+
+    practice_types = {}
+    for t in search.practices["types"]:
+        members = [mid for mid in t["members"] if mid in measures]
+        practice_types[t["id"]] = {"id": t["id"], "label": t["label"], "alt_labels": t["alt_labels"],
+                                   "source": t.get("source", ""), "measure_ids": members}
+
+    return KGState(
+        data_dir=d.path, search=search, dataset=dataset, graph=graph,
+        sparql=SparqlRunner(dataset, timeout=sparql_timeout, max_rows=sparql_max_rows, workers=sparql_workers),
+        plans=plans, measures=measures, agencies=agencies, agency_by_name=agency_by_name,
+        units=dict(sorted(units.items(), key=lambda kv: (kv[1]["agency"], kv[1]["name"]))),
+        systems=dict(sorted(systems.items(), key=lambda kv: (kv[1]["type"], kv[1]["name"]))),
+        laws=dict(sorted(laws.items(), key=lambda kv: kv[1]["name"])),
+        programmes=dict(sorted(programmes.items(), key=lambda kv: kv[1]["name"])),
+        practice_types=practice_types, framework=framework, coverage=search.coverage(),
+    )
