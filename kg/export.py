@@ -9,7 +9,7 @@ from typing import TextIO
 from rdflib import Graph
 from rdflib.compare import to_canonical_graph
 
-from kg.records import export_record
+from kg.records import CSV_FIELDS, csv_row, export_record
 from kg.store import PREFIXES, DataDir
 
 
@@ -37,43 +37,8 @@ def export(data_dir: str, fmt: str, out: TextIO) -> None:
                 out.write(json.dumps(m, ensure_ascii=False) + "\n")
             return
         w = csv.writer(out, lineterminator="\n")
-        w.writerow(
-            [
-                "id",
-                "plan",
-                "agency",
-                "year",
-                "framework_item",
-                "dimension",
-                "item",
-                "title",
-                "text",
-                "units",
-                "systems",
-                "file",
-                "line_start",
-                "line_end",
-            ]
-        )
-        for m in measures:
-            w.writerow(
-                [
-                    m["id"],
-                    m["plan"],
-                    m["agency"],
-                    m["year"],
-                    m["framework_item"] or "",
-                    m["dimension"] or "",
-                    m["item"] or "",
-                    m["title"] or "",
-                    m["text"],
-                    "、".join(u["name"] for u in m["units"]),
-                    "、".join(s["name"] for s in m["systems"]),
-                    m["source"]["file"],
-                    m["source"]["line_start"],
-                    m["source"]["line_end"],
-                ]
-            )
+        w.writerow(CSV_FIELDS)
+        w.writerows(csv_row(m) for m in measures)
         return
     g = whole_graph(data_dir)
     # Blank nodes (OWL lists in the ontology) get canonical labels so that identical builds export identically.

@@ -139,3 +139,14 @@ def export_record(measure: dict) -> dict:
     src = measure["source"]
     out["source"] = {"file": src["file"], "line_start": src["line_start"], "line_end": src["line_end"]}
     return out
+
+
+CSV_FIELDS = (*EXPORT_FIELDS[:-1], "file", "line_start", "line_end")
+
+
+def csv_row(measure: dict) -> list:
+    """One measure as a flat CSV row in CSV_FIELDS order: names joined with 、, the source spread out."""
+    m = export_record(measure)
+    row = [m[k] if m[k] is not None else "" for k in EXPORT_FIELDS[:-3]]
+    row += ["、".join(u["name"] for u in m["units"]), "、".join(s["name"] for s in m["systems"])]
+    return row + [m["source"]["file"], m["source"]["line_start"], m["source"]["line_end"]]

@@ -8,6 +8,7 @@ import io
 from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from kg.records import CSV_FIELDS, csv_row
 from webui.params import MODES, get_int, get_mode, get_query, get_strings, get_years
 from webui.state import KGState, get_state
 from webui.text import highlight
@@ -162,15 +163,10 @@ def search_csv() -> Response:
     buf = io.StringIO()
     buf.write("\ufeff")  # a BOM so that Excel, which planners open CSV files with, reads the Chinese as UTF-8
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(["rank", "score", "id", "agency", "year", "plan", "framework_item", "dimension", "item", "title",
-                "text", "units", "systems", "practice_types", "file", "line_start", "line_end", "url"])
+    w.writerow(["rank", "score", *CSV_FIELDS, "practice_types", "url"])
     for i, r in enumerate(data["results"], 1):
-        w.writerow([_cell(x) for x in [
-                    i, r["score"], r["id"], r["agency"], r["year"], r["plan"], r["framework_item"] or "",
-                    r["dimension"] or "", r["item"] or "", r["title"] or "", r["text"],
-                    "、".join(u["name"] for u in r["units"]), "、".join(s["name"] for s in r["systems"]),
-                    "、".join(t["name"] for t in r["practice_types"]), r["source"]["file"],
-                    r["source"]["line_start"], r["source"]["line_end"],
-                    url_for("measures.measure", mid=r["id"], _external=True)]])
+        types = "、".join(t["name"] for t in r["practice_types"])
+        url = url_for("measures.measure", mid=r["id"], _external=True)
+        w.writerow([_cell(x) for x in [i, r["score"], *csv_row(r), types, url]])
     return Response(buf.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=search-results.csv"})
