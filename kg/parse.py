@@ -11,6 +11,7 @@ from kg.read import PlanText, join_text, normalise, strip_markup
 
 CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 SECTION = re.compile(r"^\s*(?:[-*]\s*)?([壹貳參叁肆伍陸柒捌玖拾])\s*[、.．]\s*(.*)$")
+SECTION_CN = re.compile(r"^\s*(?:[-*]\s*)?([一二三四五六七八九十])\s*、\s*(.*)$")
 DIM = re.compile(r"^([一二三四五六七八九十]{1,3})\s*[、.．]\s*(.*)$", re.S)
 ITEM = re.compile(r"^\(\s*([一二三四五六七八九十]{1,3})\s*\)\s*(.*)$", re.S)
 NUM_DOT = re.compile(r"^(\d{1,2})\s*[.、．](?!\d)\s*(.*)$", re.S)
@@ -142,17 +143,30 @@ class Fragment:
 # ---------------------------------------------------------------- front matter
 
 
+SECTION_NAMES = re.compile(
+    r"^[\u4e00-\u9fff()、與及]{0,8}(?:依據|目標|對象|內容|要項|方法|重點|措施|項目|方式|策略|作法|管制|考核|考評|獎勵|其他|附件|經費|時程)$"
+)
+
+
 def _sections(lines: tuple[str, ...]) -> list[tuple[int, str, str]]:
-    """(line index, heading name, inline text) of each 壹、貳、… section."""
+    """(line index, heading name, inline text) of each 壹、貳、… section.
+
+    Some agencies number the sections 一、二、… instead; then only headings that name a section of this
+    template (依據, 目標, 實施對象, 計畫內容 …) count, found before the table's own 一、 dimensions.
+    """
+    found = _heads(lines, SECTION)
+    if not found:
+        found = [h for h in _heads(lines, SECTION_CN) if SECTION_NAMES.match(h[1])]
+    return found
+
+
+def _heads(lines: tuple[str, ...], pattern: re.Pattern) -> list[tuple[int, str, str]]:
     found = []
     for i, raw in enumerate(lines):
-        m = SECTION.match(strip_markup(raw))
+        m = pattern.match(strip_markup(raw))
         if m:
-            head = normalise(m.group(2))
-            name, _, inline = re.split(r"[:：]", head, maxsplit=1)[0], None, ""
-            if re.search(r"[:：]", head):
-                inline = re.split(r"[:：]", head, maxsplit=1)[1].strip()
-            found.append((i, name.strip(), inline))
+            name, *inline = re.split(r"[:：]", normalise(m.group(2)), maxsplit=1)
+            found.append((i, name.strip(), inline[0].strip() if inline else ""))
     return found
 
 
@@ -758,7 +772,7 @@ def parse_plan(doc: PlanText) -> Plan:
             goals = _goals(_section_text(lines, sections, k))
         elif "對象" in name and not targets:
             targets = _targets(_section_text(lines, sections, k))
-        elif table is None and re.search(r"內容|要項|方法|重點|措施|項目", name):
+        elif table is None and re.search(r"內容|要項|方法|重點|措施|項目|方式|策略|作法", name):
             table = k
     if table is None:
         raise PlanParseError(doc.name, "no measures table section (肆、計畫內容 / 實施要項與方法)", sections[-1][0] + 1)

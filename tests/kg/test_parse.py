@@ -153,3 +153,20 @@ def test_big5_and_crlf_copies_parse_the_same(tmp_path, prefix):
     assert [(m["id"], m["units"], m["source"]["line_start"]) for m in a] == [
         (m["id"], m["units"], m["source"]["line_start"]) for m in b
     ]
+
+
+def test_plan_with_sections_numbered_like_dimensions(tmp_path):
+    text = sample("004").read_text("utf-8")
+    for old, new in (
+        ("壹、依據", "一、計畫依據"),
+        ("貳、目標", "二、計畫目標"),
+        ("參、實施對象", "三、實施對象"),
+        ("肆、計畫內容", "四、計畫內容"),
+        ("伍、推動與管制", "五、推動與管制"),
+    ):
+        text = text.replace(old, new)
+    path = tmp_path / "renumbered.txt"
+    path.write_text(text, "utf-8")
+    rec = plan_record(parse_plan(read_plan(path)), Aliases.load())
+    assert len(rec["measures"]) == 60
+    assert rec["basis"][1]["name"] == "政府服務躍升方案"
