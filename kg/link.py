@@ -148,14 +148,8 @@ class Aliases:
         text = SELF_PREFIX.sub("", text)
         if not text or text in self.not_units:
             return None
-        name = self.units.get((owner, text)) or self.units.get(("", text)) or self._unit_by_suffix(text) or text
+        name = self.units.get((owner, text)) or self.units.get(("", text)) or text
         return Entity("unit", short_id("unit", owner, name), name, parent=owner)
-
-    def _unit_by_suffix(self, text: str) -> str | None:
-        for (agency, alias), name in self.units.items():
-            if not agency and alias == text:
-                return name
-        return None
 
     # ---------------------------------------------------------------- systems, laws, programmes
 

@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 from rdflib import URIRef
 
 from kg.errors import QueryError
-from kg.sparql import check_read_only
-from webui.sparql_runner import Outcome, QueryBusy, QueryTimeout, to_csv, to_json, to_tsv, to_turtle
+from kg.sparql import Outcome, check_read_only, to_csv, to_json, to_tsv, to_turtle
+from webui.sparql_runner import QueryBusy, QueryTimeout
 from webui.state import KGState, get_state
 from webui.views.graph import page_url
 
