@@ -63,6 +63,17 @@ def _agency(g: Graph, a: dict, agencies: dict[str, dict]) -> URIRef:
     return node
 
 
+def _heading(g: Graph, node: URIRef, cls: URIRef, h: dict, plan: URIRef) -> URIRef:
+    """A dimension or item as printed in the plan, linked to its framework concept when one matched."""
+    g.add((node, RDF.type, cls))
+    g.add((node, RDFS.label, Literal(h["label"], lang=ZH)))
+    g.add((node, SP.ordinal, Literal(h["ordinal"], datatype=XSD.integer)))
+    g.add((node, DCTERMS.isPartOf, plan))
+    if h["framework_item"]:
+        g.add((node, SP.frameworkItem, framework_iri(h["framework_item"])))
+    return node
+
+
 def plan_graph(rec: dict, agencies: dict[str, dict]) -> Graph:
     """All triples of one plan; agencies maps a name to its agency record so parents get their own node."""
     g = Graph()
@@ -96,23 +107,11 @@ def plan_graph(rec: dict, agencies: dict[str, dict]) -> Graph:
     g.add((plan, PROV.wasDerivedFrom, source))
 
     for d in rec["dimensions"]:
-        node = ID[f"dimension/{d['id']}"]
-        g.add((node, RDF.type, SP.Dimension))
-        g.add((node, RDFS.label, Literal(d["label"], lang=ZH)))
-        g.add((node, SP.ordinal, Literal(d["ordinal"], datatype=XSD.integer)))
-        g.add((node, DCTERMS.isPartOf, plan))
-        if d["framework_item"]:
-            g.add((node, SP.frameworkItem, framework_iri(d["framework_item"])))
+        _heading(g, ID[f"dimension/{d['id']}"], SP.Dimension, d, plan)
     for i in rec["items"]:
-        node = ID[f"item/{i['id']}"]
-        g.add((node, RDF.type, SP.Item))
-        g.add((node, RDFS.label, Literal(i["label"], lang=ZH)))
-        g.add((node, SP.ordinal, Literal(i["ordinal"], datatype=XSD.integer)))
-        g.add((node, DCTERMS.isPartOf, plan))
+        node = _heading(g, ID[f"item/{i['id']}"], SP.Item, i, plan)
         if i["dimension"]:
             g.add((node, SP.dimension, ID[f"dimension/{i['dimension']}"]))
-        if i["framework_item"]:
-            g.add((node, SP.frameworkItem, framework_iri(i["framework_item"])))
 
     for m in rec["measures"]:
         node = measure_iri(m["id"])
