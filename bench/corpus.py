@@ -22,13 +22,13 @@ def load_measures(path: str | Path | None = None) -> tuple[list[dict], str]:
         if p and Path(p).exists():
             return read_jsonl(p), str(p)
     from kg.link import Aliases
-    from kg.parse import parse_plan
-    from kg.read import read_plan
+    from kg.plan import parse_plan
+    from kg.read import read_document
     from kg.records import export_record, plan_record
     from kg.store import bundled_plans
 
     aliases = Aliases.load()
-    records = [plan_record(parse_plan(read_plan(p)), aliases) for p in bundled_plans()]
+    records = [plan_record(parse_plan(read_document(p)), aliases) for p in bundled_plans()]
     return [export_record(m) for r in records for m in r["measures"]], "kg/samples through kg"
 
 

@@ -33,11 +33,18 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     files = collect_files(args.files) if args.files else bundled_plans()
     if not files:
-        raise UsageError("no .txt plan files found in the folders given")
+        raise UsageError("no plan files (.pdf .docx .doc .odt .html .txt) found in the folders given")
     after = None
     if not args.no_index:
         from kg.search import build_index_into as after
-    report = build(files, args.data_dir, progress=lambda x: _progress(x, "plans"), after_graph=after)
+    report = build(
+        files, args.data_dir, progress=lambda x: _progress(x, "plans"), after_graph=after, strict=args.strict
+    )
+    for done in report.ingested:
+        how = done.format + (", text from OCR (tesseract chi_tra): check it" if done.ocr else "")
+        print(f"{done.file}: {done.measures} measures ({how}; {done.layout} layout)")
+        for finding in done.findings:
+            print(f"warning: {finding}", file=sys.stderr)
     for err in report.errors:
         print(f"error: {err}", file=sys.stderr)
     if report.built and not args.no_index:
@@ -153,14 +160,17 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "build",
         help="read plan files into the graph and search index",
-        description="Read plans (.txt; UTF-8 or Big5) and build the graph and the search index. "
+        description="Read plans (PDF, scanned PDF with OCR, .docx, .doc, .odt, saved web pages, plain text in "
+        "UTF-8/Big5/UTF-16) and build the graph and the search index. The format is told by the file's content. "
         "A plan of the same agency and year replaces the one already there; the data dir is replaced "
-        "only when the build succeeds.",
+        "only when the build succeeds. What looked odd in a plan (numbering gaps, measures without units …) is "
+        "printed as a warning with its place.",
     )
     p.add_argument(
         "files", nargs="*", metavar="FILE|DIR", help="plan files or folders of them (default: the bundled samples)"
     )
     p.add_argument("--no-index", action="store_true", help="build the graph only, without the search index")
+    p.add_argument("--strict", action="store_true", help="refuse a plan that has warnings, as an error")
     _add_data_dir(p)
     p.set_defaults(func=cmd_build)
 

@@ -9,7 +9,7 @@ from functools import lru_cache
 from rdflib import Literal
 from rdflib.namespace import SKOS
 
-from kg.read import normalise
+from kg.normalise import normalise
 from ontology import framework_graph
 
 MIN_SIMILARITY = 0.45
@@ -60,9 +60,12 @@ def concepts() -> tuple[Concept, ...]:
     return tuple(sorted(out, key=lambda c: c.notation))
 
 
-def version_for(year: int) -> str:
-    """The template a plan of this (Gregorian) year follows: 精進方案 until 2017, 躍升方案 from 2018."""
-    return "2016" if year <= 2017 else "2018"
+def version_for(year: int | None) -> str:
+    """The template a plan of this (Gregorian) year follows: 精進方案 until 2017, 躍升方案 from 2018.
+
+    A plan without a year is taken to follow the current template.
+    """
+    return "2016" if year is not None and year <= 2017 else "2018"
 
 
 def _best(label: str, candidates: list[Concept]) -> Concept | None:
@@ -71,14 +74,14 @@ def _best(label: str, candidates: list[Concept]) -> Concept | None:
     return max(scored, key=lambda s: s[0])[1] if scored else None
 
 
-def link_dimension(label: str, year: int) -> Concept | None:
+def link_dimension(label: str, year: int | None) -> Concept | None:
     text = strip_number(label)
     preferred = version_for(year)
     tops = [c for c in concepts() if c.parent is None]
     return _best(text, [c for c in tops if c.version == preferred]) or _best(text, tops)
 
 
-def link_item(label: str, dimension: Concept | None, year: int) -> Concept | None:
+def link_item(label: str, dimension: Concept | None, year: int | None) -> Concept | None:
     text = strip_number(label)
     items = [c for c in concepts() if c.parent is not None]
     if dimension is not None:

@@ -84,8 +84,13 @@ def plan_graph(rec: dict, agencies: dict[str, dict]) -> Graph:
     g.add((plan, RDFS.label, Literal(rec["title"], lang=ZH)))
     agency = _agency(g, rec["agency"], agencies)
     g.add((plan, SP.agency, agency))
-    g.add((plan, SP.year, Literal(str(rec["year"]), datatype=XSD.gYear)))
-    g.add((plan, SP.yearROC, Literal(rec["year_roc"], datatype=XSD.integer)))
+    if rec["year"] is not None:  # a plan whose title gives no year keeps its year unknown
+        g.add((plan, SP.year, Literal(str(rec["year"]), datatype=XSD.gYear)))
+        g.add((plan, SP.yearROC, Literal(rec["year_roc"], datatype=XSD.integer)))
+    if rec.get("original"):
+        g.add((plan, SP.originalFile, Literal(rec["original"], datatype=XSD.string)))
+    for f in rec.get("findings", []):
+        g.add((plan, SP.finding, Literal(f"{f['where']}: {f['what']}", datatype=XSD.string)))
     g.add((plan, SP.sourceFile, Literal(rec["file"], datatype=XSD.string)))
     g.add((plan, SP.frameworkVersion, ID["framework/" + rec["framework_version"]]))
     if rec.get("doc_no"):
@@ -120,6 +125,10 @@ def plan_graph(rec: dict, agencies: dict[str, dict]) -> Graph:
         g.add((node, DCTERMS.isPartOf, plan))
         g.add((node, DCTERMS.identifier, Literal(m["id"])))
         g.add((node, SP.text, Literal(m["text"], lang=ZH)))
+        if m.get("deadline"):
+            g.add((node, SP.deadline, Literal(m["deadline"], lang=ZH)))
+        if m.get("benefit"):
+            g.add((node, SP.expectedBenefit, Literal(m["benefit"], lang=ZH)))
         g.add((node, RDFS.label, Literal(m["title"] or m["text"][:40], lang=ZH)))
         if m["title"]:
             g.add((node, DCTERMS.title, Literal(m["title"], lang=ZH)))
@@ -161,15 +170,20 @@ def plan_graph(rec: dict, agencies: dict[str, dict]) -> Graph:
         g.add((node, PROV.wasDerivedFrom, span))
         g.add((span, RDF.type, OA.SpecificResource))
         g.add((span, OA.hasSource, source))
-        g.add((span, SP.lineStart, Literal(m["source"]["line_start"], datatype=XSD.integer)))
-        g.add((span, SP.lineEnd, Literal(m["source"]["line_end"], datatype=XSD.integer)))
+        src = m["source"]
+        if src.get("line_start") is not None:
+            g.add((span, SP.lineStart, Literal(src["line_start"], datatype=XSD.integer)))
+            g.add((span, SP.lineEnd, Literal(src["line_end"], datatype=XSD.integer)))
+        if src.get("page") is not None:
+            g.add((span, SP.page, Literal(src["page"], datatype=XSD.integer)))
         quote = ID[f"span/{m['id']}/quote"]
         g.add((span, OA.hasSelector, quote))
         g.add((quote, RDF.type, OA.TextQuoteSelector))
         g.add((quote, OA.exact, Literal(m["quote"])))
-        lines = ID[f"span/{m['id']}/lines"]
-        g.add((span, OA.hasSelector, lines))
-        g.add((lines, RDF.type, OA.FragmentSelector))
-        g.add((lines, DCTERMS.conformsTo, RFC5147))
-        g.add((lines, RDF.value, Literal(f"line={m['source']['line_start'] - 1},{m['source']['line_end']}")))
+        if src.get("line_start") is not None:
+            lines = ID[f"span/{m['id']}/lines"]
+            g.add((span, OA.hasSelector, lines))
+            g.add((lines, RDF.type, OA.FragmentSelector))
+            g.add((lines, DCTERMS.conformsTo, RFC5147))
+            g.add((lines, RDF.value, Literal(f"line={src['line_start'] - 1},{src['line_end']}")))
     return g

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from kg.link import Aliases
-from kg.parse import parse_plan
-from kg.read import normalise, read_plan
+from kg.normalise import normalise
+from kg.plan import parse_plan
+from kg.read import read_document
 from kg.records import plan_record
 
 
@@ -25,7 +26,7 @@ def matches(measure: dict, text_start: str) -> bool:
 
 def evaluate(plan_file: Path, annotation: dict, aliases: Aliases | None = None) -> dict:
     aliases = aliases or Aliases.load()
-    rec = plan_record(parse_plan(read_plan(plan_file)), aliases)
+    rec = plan_record(parse_plan(read_document(plan_file)), aliases)
     found = rec["measures"]
     used: set[int] = set()
     pairs = []

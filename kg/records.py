@@ -4,15 +4,31 @@ from __future__ import annotations
 
 from kg import framework
 from kg.link import Aliases, Entity, short_id
-from kg.parse import Heading, Plan
+from kg.plan import Heading, Measure, Plan
 
 
 def _ref(e: Entity) -> dict:
     return {"id": e.id, "name": e.name}
 
 
+def _source(plan: Plan, m: Measure) -> dict:
+    """Where the measure was printed: lines of a text file; page, table and row of other formats."""
+    src = m.source
+    text = plan.format == "text" and (src is None or src.table is None)
+    out = {
+        "file": plan.file,
+        "line_start": m.line_start if text else None,
+        "line_end": m.line_end if text else None,
+    }
+    if src is not None:
+        out |= {"page": src.page, "table": src.table, "row": src.row, "where": str(src)}
+    return out
+
+
 def plan_key(plan: Plan) -> str:
     """One plan per agency and year: re-ingesting that plan (even from a revised file) replaces it."""
+    if plan.year_roc is None:  # a plan without a year is told apart by its title
+        return short_id("plan", plan.agency, plan.title)
     return short_id("plan", plan.agency, str(plan.year_roc))
 
 
@@ -83,7 +99,7 @@ def plan_record(plan: Plan, aliases: Aliases) -> dict:
                 "text": m.text,
                 "units": [_ref(u) for u in units],
                 "systems": [_ref(s) for s in systems],
-                "source": {"file": plan.file, "line_start": m.line_start, "line_end": m.line_end},
+                "source": _source(plan, m),
                 # beyond the export contract: what the graph needs
                 "ordinal": n,
                 "number": m.number,
@@ -93,13 +109,20 @@ def plan_record(plan: Plan, aliases: Aliases) -> dict:
                 "unit_entities": [u.__dict__ for u in units],
                 "system_entities": [s.__dict__ for s in systems],
                 "law_entities": [x.__dict__ for x in laws],
-                "quote": "\n".join(plan.lines[m.line_start - 1 : m.line_end]).strip(),
+                "quote": m.quote or "",
+                "deadline": m.deadline,
+                "benefit": m.benefit,
             }
         )
     return {
         "id": key,
         "file": plan.file,
         "encoding": plan.encoding,
+        "format": plan.format,
+        "layout": plan.layout,
+        "ocr": plan.ocr,
+        "pages": plan.pages,
+        "findings": [{"where": f.where, "what": f.what} for f in plan.findings],
         "title": plan.title,
         "agency": agency.__dict__,
         "parent_agency": aliases.agency(agency.parent).__dict__ if agency.parent else None,

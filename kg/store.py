@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -14,11 +15,11 @@ from pathlib import Path
 from rdflib import Dataset, Graph, URIRef
 from rdflib.namespace import DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, XSD
 
-from kg.errors import PlanError
+from kg.errors import PlanError, PlanParseError
 from kg.graph import graph_iri, plan_graph
 from kg.link import Aliases
-from kg.parse import parse_plan
-from kg.read import read_plan
+from kg.plan import parse_plan
+from kg.read import parse_bytes, read_bytes
 from kg.records import plan_record
 from kg.vocab import CPSV, ID, OA, ORG, SP
 from ontology import framework_graph, ontology_graph
@@ -49,20 +50,48 @@ def bundled_plans() -> list[Path]:
     return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".txt"))
 
 
+# The files a folder given to `kg build` is searched for; a file named on its own is read whatever its name.
+PLAN_SUFFIXES = (".txt", ".text", ".pdf", ".docx", ".doc", ".odt", ".html", ".htm", ".xhtml")
+
+
 def collect_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named, and the .txt files inside folders named, in a stable order."""
+    """Files named, and the plan files inside folders named (by suffix, hidden files skipped), in a stable order."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(x for x in p.rglob("*.txt") if x.is_file())
+            out += sorted(
+                x
+                for x in p.rglob("*")
+                if x.suffix.lower() in PLAN_SUFFIXES
+                and x.is_file()
+                and not any(part.startswith(".") for part in x.relative_to(p).parts)
+            )
         else:
             out.append(p)
     return out
 
 
+def original_name(path: Path, data: bytes) -> str:
+    """The name an original file is kept under in originals/: content-addressed, with its own name after."""
+    return f"{hashlib.sha1(data).hexdigest()[:12]}-{path.name}"
+
+
+@dataclass
+class Ingested:
+    """One file ingested: its name, what it was read as, and what looked odd in it."""
+
+    file: str
+    format: str
+    layout: str
+    measures: int
+    ocr: bool
+    findings: list[str]
+
+
 @dataclass
 class BuildReport:
     built: list[str] = field(default_factory=list)  # file names ingested
+    ingested: list[Ingested] = field(default_factory=list)
     errors: list[PlanError] = field(default_factory=list)
     plans: int = 0
     measures: int = 0
@@ -94,6 +123,10 @@ class DataDir:
     @property
     def index_dir(self) -> Path:
         return self.path / "index"
+
+    @property
+    def originals_dir(self) -> Path:
+        return self.path / "originals"
 
     def exists(self) -> bool:
         return self.store_dir.exists() and self.records_dir.exists()
@@ -136,6 +169,7 @@ def build(
     data_dir: str | Path,
     progress: Callable[[Iterable], Iterable] = lambda x: x,
     after_graph: Callable[[Path, list[dict], Path | None], Graph | None] | None = None,
+    strict: bool = False,
 ) -> BuildReport:
     """Ingest files into the data dir: existing plans stay, a plan of the same agency and year is replaced.
 
@@ -146,15 +180,26 @@ def build(
     aliases = Aliases.load(target.path / "aliases.toml")
     report = BuildReport()
     records = {r["id"]: r for r in target.records()}
+    originals: dict[str, bytes] = {}
     for path in progress(files):
         try:
-            plan = parse_plan(read_plan(path))
+            data = read_bytes(path)
+            plan = parse_plan(parse_bytes(data, path.name))
+            if strict and plan.findings:
+                first = plan.findings[0]
+                more = f" (and {len(plan.findings) - 1} more)" if len(plan.findings) > 1 else ""
+                raise PlanParseError(path.name, f"--strict: {first.where}: {first.what}{more}")
             rec = plan_record(plan, aliases)
         except PlanError as exc:
             report.errors.append(exc)
             continue
+        rec["original"] = original_name(path, data)
+        originals[rec["original"]] = data
         records[rec["id"]] = rec
         report.built.append(path.name)
+        report.ingested.append(
+            Ingested(path.name, plan.format, plan.layout, len(plan.measures), plan.ocr, [str(f) for f in plan.findings])
+        )
     if not report.built:
         return report
     target.path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +211,15 @@ def build(
             (staged.records_dir / f"{key}.json").write_text(
                 json.dumps(rec, ensure_ascii=False, indent=1, sort_keys=True), "utf-8"
             )
+        staged.originals_dir.mkdir()
+        for rec in records.values():  # the original of every plan kept, new ones from this build
+            name = rec.get("original")
+            if not name:
+                continue
+            if name in originals:
+                (staged.originals_dir / name).write_bytes(originals[name])
+            elif (target.originals_dir / name).is_file():
+                shutil.copy2(target.originals_dir / name, staged.originals_dir / name)
         for own in ("aliases.toml", "practices.toml"):  # a planner's own data files stay with the data dir
             if (target.path / own).exists():
                 shutil.copy2(target.path / own, work / own)

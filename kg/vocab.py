@@ -52,4 +52,9 @@ class SP(DefinedNamespace):
     sourceFile: object  # Plan -> literal, the input file's base name
     lineStart: object  # selector -> xsd:integer
     lineEnd: object  # selector -> xsd:integer
+    page: object  # selector -> xsd:integer, the PDF page a measure was printed on
+    deadline: object  # measure -> literal, its completion deadline (完成期限) as printed
+    expectedBenefit: object  # measure -> literal, its expected benefit (預期效益) as printed
+    finding: object  # plan -> literal, something in the plan that looked odd when it was read
+    originalFile: object  # plan -> literal, the original file kept in the data dir
     frameworkVersion: object  # Plan -> skos:ConceptScheme of the framework version it follows

@@ -76,7 +76,7 @@ def test_sparql_update_and_bad_query_are_refused(capsys, graph_dir):
 
 def test_build_with_a_bad_file_names_it_and_exits_non_zero(capsys, tmp_path):
     bad = tmp_path / "scan.txt"
-    bad.write_bytes(b"%PDF-1.4\x00\x00\x00")
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     code, out, err = run(capsys, "build", "--no-index", str(bad), str(sample("004")), "--data-dir", str(tmp_path / "d"))
     assert code == 1
     assert "scan.txt" in err and "binary" in err

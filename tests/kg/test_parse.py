@@ -4,9 +4,9 @@ import pytest
 
 from kg.errors import PlanParseError
 from kg.link import Aliases
-from kg.parse import parse_plan
+from kg.plan import parse_plan
 from kg.quality import _flat, evaluate, matches
-from kg.read import read_plan
+from kg.read import read_document
 from kg.records import plan_record
 from tests.conftest import DATA, sample
 
@@ -14,7 +14,7 @@ from tests.conftest import DATA, sample
 @pytest.fixture(scope="module")
 def records():
     aliases = Aliases.load()
-    return {p: plan_record(parse_plan(read_plan(sample(p))), aliases) for p in ("000", "001", "002", "003", "004")}
+    return {p: plan_record(parse_plan(read_document(sample(p))), aliases) for p in ("000", "001", "002", "003", "004")}
 
 
 def by_start(rec, text_start):
@@ -135,7 +135,7 @@ def test_not_a_plan_is_refused_with_file_and_line(tmp_path):
     path = tmp_path / "minutes.txt"
     path.write_text("會議紀錄\n\n出席人員：王小明\n討論事項：無\n", "utf-8")
     with pytest.raises(PlanParseError, match="minutes.txt"):
-        parse_plan(read_plan(path))
+        parse_plan(read_document(path))
 
 
 def test_gold_file_is_the_shared_annotation():
@@ -148,8 +148,8 @@ def test_big5_and_crlf_copies_parse_the_same(tmp_path, prefix):
     big5 = tmp_path / "big5.txt"
     big5.write_bytes(text.replace("\n", "\r\n").encode("cp950"))
     aliases = Aliases.load()
-    a = plan_record(parse_plan(read_plan(sample(prefix))), aliases)["measures"]
-    b = plan_record(parse_plan(read_plan(big5)), aliases)["measures"]
+    a = plan_record(parse_plan(read_document(sample(prefix))), aliases)["measures"]
+    b = plan_record(parse_plan(read_document(big5)), aliases)["measures"]
     assert [(m["id"], m["units"], m["source"]["line_start"]) for m in a] == [
         (m["id"], m["units"], m["source"]["line_start"]) for m in b
     ]
@@ -167,6 +167,6 @@ def test_plan_with_sections_numbered_like_dimensions(tmp_path):
         text = text.replace(old, new)
     path = tmp_path / "renumbered.txt"
     path.write_text(text, "utf-8")
-    rec = plan_record(parse_plan(read_plan(path)), Aliases.load())
+    rec = plan_record(parse_plan(read_document(path)), Aliases.load())
     assert len(rec["measures"]) == 60
     assert rec["basis"][1]["name"] == "政府服務躍升方案"

@@ -1,7 +1,8 @@
 import pytest
 
 from kg.errors import PlanReadError
-from kg.read import MAX_BYTES, normalise, read_plan
+from kg.normalise import normalise
+from kg.read import MAX_BYTES, read_document
 from tests.conftest import sample
 
 
@@ -10,7 +11,7 @@ def test_utf8_bom_and_big5_read_the_same(tmp_path):
     (tmp_path / "a.txt").write_bytes(text.encode("utf-8"))
     (tmp_path / "b.txt").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     (tmp_path / "c.txt").write_bytes(text.encode("cp950"))
-    docs = [read_plan(tmp_path / n) for n in ("a.txt", "b.txt", "c.txt")]
+    docs = [read_document(tmp_path / n) for n in ("a.txt", "b.txt", "c.txt")]
     assert [d.encoding for d in docs] == ["utf-8", "utf-8-sig", "cp950"]
     assert docs[0].lines == docs[1].lines == docs[2].lines
 
@@ -28,7 +29,7 @@ def test_bad_files_are_refused_with_their_name(tmp_path, content, why):
     path = tmp_path / "bad-plan.txt"
     path.write_bytes(content)
     with pytest.raises(PlanReadError) as err:
-        read_plan(path)
+        read_document(path)
     assert "bad-plan.txt" in str(err.value)
     assert why in str(err.value)
 
@@ -38,12 +39,12 @@ def test_huge_file_is_refused(tmp_path):
     with open(path, "wb") as f:
         f.truncate(MAX_BYTES + 1)
     with pytest.raises(PlanReadError, match="huge.txt.*MB"):
-        read_plan(path)
+        read_document(path)
 
 
 def test_missing_file_names_the_file(tmp_path):
     with pytest.raises(PlanReadError, match="nope.txt"):
-        read_plan(tmp_path / "nope.txt")
+        read_document(tmp_path / "nope.txt")
 
 
 def test_normalise_fixes_extraction_artefacts():
@@ -56,5 +57,5 @@ def test_normalise_fixes_extraction_artefacts():
 
 
 def test_sample_keeps_original_lines():
-    doc = read_plan(sample("004"))
+    doc = read_document(sample("004"))
     assert doc.lines[2] == "高雄市政府勞工局博愛職業技能訓練中心"

@@ -1,129 +1,25 @@
-"""Parse a decoded plan into its front matter and its measures table (dimension → item → measure → units)."""
+"""Line tables: the measures table of a text dump, where cell borders are lost, read as a small state machine.
+
+Each printed line is a row and each tab-separated piece a cell; a cell's text may go on over the following
+lines, units may be printed as a list beside the numbered entries, headings on the line of another row.
+"""
 
 from __future__ import annotations
 
 import re
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from kg.errors import PlanParseError
-from kg.read import PlanText, join_text, normalise, strip_markup
+from kg.document import Paragraph
+from kg.normalise import join_text, normalise, strip_markup
+from kg.plan.model import Heading, Measure
+from kg.plan.numbering import DIM, INLINE_NUM, ITEM, JUNK, NUM_BARE, NUM_DOT, SUBPOINT, TERMINAL, cn_number, width
+from kg.plan.units import AGENCY_TAIL, NOT_UNIT_WORDS, UNIT_SUFFIX, unit_tokens
 
-CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-SECTION = re.compile(r"^\s*(?:[-*]\s*)?([壹貳參叁肆伍陸柒捌玖拾])\s*[、.．]\s*(.*)$")
-SECTION_CN = re.compile(r"^\s*(?:[-*]\s*)?([一二三四五六七八九十])\s*、\s*(.*)$")
-DIM = re.compile(r"^([一二三四五六七八九十]{1,3})\s*[、.．]\s*(.*)$", re.S)
-ITEM = re.compile(r"^\(\s*([一二三四五六七八九十]{1,3})\s*\)\s*(.*)$", re.S)
-NUM_DOT = re.compile(r"^(\d{1,2})\s*[.、．](?!\d)\s*(.*)$", re.S)
-NUM_BARE = re.compile(r"^(\d{1,2})(?:\s+(\S.*)|([\u4e00-\u9fff].*))?$", re.S)
-INLINE_NUM = re.compile(r"(?:(?<=\s)|(?<=[。；]))(\d{1,2})\s*[.．](?!\d)\s*")
-SUBPOINT = re.compile(r"^\(\s*\d{1,2}\s*\)")
-TERMINAL = "。！？；;.!?"
 HEADER = re.compile(
     r"(?:(?:執行|工作|實施|業務|辦理|主辦|承辦|協辦)(?:要項|重點|單位|方法|項目|內容|成果|\(參考\)方法|\(單位\))"
     r"|\(內容/同本實施計畫具體措施\)|\(步驟、方法\)|[|\-:]|--)+"
 )
-UNIT_SUFFIX = re.compile(r"(?:科|課|室|組|處|局|股|隊|中心|所|站|館|人員|委員會|工務段|分局|分隊|中隊|大隊)$")
-NOT_A_UNIT_VERB = re.compile(
-    r"提供|設置|建置|辦理|推動|強化|落實|規劃|定期|加強|鼓勵|運用|結合|建立|提升|設立|增進|維護|檢討|訂定|公開|配合|依據|透過|"
-    r"場所$|之處$|處所$|住所$|廁所$|派出所$"
-)
-JUNK = re.compile(r"^[()\s一二三四五六七八九十]{0,3}$")
-AGENCY_TAIL = re.compile(r"[\s]*(?:暨|及|與)?所屬(?:機關|單位|各機關)?$")
-
-
-def cn_number(text: str) -> int:
-    """Value of a Chinese numeral up to 99 (一, 十, 十二, 二十三)."""
-    if "十" not in text:
-        return CN_DIGITS.get(text, 0)
-    tens, _, ones = text.partition("十")
-    return (CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (CN_DIGITS.get(ones, 0) if ones else 0)
-
-
-def cn_numeral(n: int) -> str:
-    """一 … 九十九 for 1 … 99."""
-    digits = "一二三四五六七八九"
-    if n < 10:
-        return digits[n - 1]
-    tens, ones = divmod(n, 10)
-    return ("" if tens == 1 else digits[tens - 1]) + "十" + (digits[ones - 1] if ones else "")
-
-
-def width(text: str) -> float:
-    """Printed width in CJK cells: ASCII counts half."""
-    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
-
-
-def compact(text: str) -> str:
-    return normalise(text).replace(" ", "")
-
-
-@dataclass
-class Heading:
-    """A 執行要項 (dimension) or (一)(二) item heading as printed in one plan."""
-
-    kind: str
-    number: int | None
-    text: str
-    line: int
-    children: int = 0
-
-    @property
-    def label(self) -> str:
-        """The heading as printed, with its number: 一、… for a dimension, (一)… for an item."""
-        text = normalise(self.text)
-        if self.number is None:
-            return text
-        numeral = cn_numeral(self.number)
-        return f"{numeral}、{text}" if self.kind == "dim" else f"({numeral}){text}"
-
-
-@dataclass
-class Measure:
-    """One 執行重點 entry: where it sits, its title and text, its unit cell and its source lines."""
-
-    dimension: Heading | None
-    item: Heading | None
-    number: int | None
-    title: str | None
-    text: str
-    line_start: int
-    line_end: int
-    units_raw: list[str] = field(default_factory=list)
-    lines_seen: set[int] = field(default_factory=set)
-    started_line: int = 0
-
-    @property
-    def open(self) -> bool:
-        return not self.text or self.text.rstrip()[-1:] not in TERMINAL + "。"
-
-    def add_text(self, text: str, line: int) -> None:
-        self.text = join_text(self.text, text)
-        self.touch(line)
-
-    def touch(self, line: int) -> None:
-        self.line_start = min(self.line_start, line)
-        self.line_end = max(self.line_end, line)
-        self.lines_seen.add(line)
-
-
-@dataclass
-class Plan:
-    """Everything read off one plan file."""
-
-    file: str
-    encoding: str
-    title: str
-    agency: str
-    year_roc: int
-    year: int
-    doc_no: str | None
-    issued_date: str | None
-    basis: list[str]
-    goals: list[str]
-    target_units: list[str]
-    measures: list[Measure]
-    lines: tuple[str, ...]
 
 
 @dataclass
@@ -138,120 +34,6 @@ class Fragment:
     last_cell: bool
     in_list: bool = False
     list_start: bool = False
-
-
-# ---------------------------------------------------------------- front matter
-
-
-SECTION_NAMES = re.compile(
-    r"^[\u4e00-\u9fff()、與及]{0,8}(?:依據|目標|對象|內容|要項|方法|重點|措施|項目|方式|策略|作法|管制|考核|考評|獎勵|其他|附件|經費|時程)$"
-)
-
-
-def _sections(lines: tuple[str, ...]) -> list[tuple[int, str, str]]:
-    """(line index, heading name, inline text) of each 壹、貳、… section.
-
-    Some agencies number the sections 一、二、… instead; then only headings that name a section of this
-    template (依據, 目標, 實施對象, 計畫內容 …) count, found before the table's own 一、 dimensions.
-    """
-    found = _heads(lines, SECTION)
-    if not found:
-        found = [h for h in _heads(lines, SECTION_CN) if SECTION_NAMES.match(h[1])]
-    return found
-
-
-def _heads(lines: tuple[str, ...], pattern: re.Pattern) -> list[tuple[int, str, str]]:
-    found = []
-    for i, raw in enumerate(lines):
-        m = pattern.match(strip_markup(raw))
-        if m:
-            name, *inline = re.split(r"[:：]", normalise(m.group(2)), maxsplit=1)
-            found.append((i, name.strip(), inline[0].strip() if inline else ""))
-    return found
-
-
-def _title(lines: tuple[str, ...], first_section: int, name: str) -> tuple[str, str, int, str | None, str | None]:
-    head = [normalise(strip_markup(x)) for x in lines[:first_section]]
-    head = [x for x in head if x]
-    title = ""
-    rest = []
-    for i, text in enumerate(head):
-        title += text.replace(" ", "")
-        if re.search(r"計畫|計劃", title) and re.search(r"\d{2,3}年度?", title):
-            rest = head[i + 1 :]
-            break
-        if i >= 3:
-            break
-    else:
-        title = ""
-    m = re.search(r"(\d{2,3})年度?", title)
-    if not title or not m:
-        raise PlanParseError(
-            name, "no plan title with a year (e.g. '高雄市政府○○局107年度提升服務工作計畫') before the first section", 1
-        )
-    agency = title[: m.start()].strip() or None
-    if not agency:
-        raise PlanParseError(name, "the title names no agency before the year", 1)
-    year_roc = int(m.group(1))
-    doc_no = issued = None
-    for text in rest:
-        d = re.search(r"([\u4e00-\u9fff]{2,14}字第?\s*[0-9A-Za-z]+(?:\s+[0-9A-Za-z]+)*\s*號)", text)
-        if d:
-            doc_no = re.sub(r"^.*?日", "", re.sub(r"\s+", "", d.group(1)))
-            t = re.search(r"(\d{2,3})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日", text)
-            if t:
-                issued = f"{int(t.group(1)) + 1911:04d}-{int(t.group(2)):02d}-{int(t.group(3)):02d}"
-            break
-    return title, agency, year_roc, doc_no, issued
-
-
-def _section_text(lines, sections, idx) -> list[str]:
-    start = sections[idx][0]
-    end = sections[idx + 1][0] if idx + 1 < len(sections) else len(lines)
-    out = [sections[idx][2]] if sections[idx][2] else []
-    out += [normalise(strip_markup(x)) for x in lines[start + 1 : end]]
-    return [re.sub(r"^[-*]\s+", "", x) for x in out if x]
-
-
-def _basis(texts: list[str]) -> list[str]:
-    joined = "".join(texts)
-    found = []
-    for q in re.findall(r"「([^」]{4,60})」", joined):
-        q = q.replace(" ", "")
-        if re.search(r"方案|計畫|計劃|手冊|要點|原則", q) and q not in found:
-            found.append(q)
-    if not found:
-        for text in texts:
-            text = re.sub(r"^(?:[一二三四五六七八九十]+、|\d+[、.])\s*", "", text).replace(" ", "")
-            text = re.sub(r"^依據", "", text).rstrip("。")
-            if re.search(r"(方案|計畫|計劃)$", text):
-                found.append(text)
-    return found
-
-
-def _goals(texts: list[str]) -> list[str]:
-    heads = []
-    for text in texts:
-        m = re.match(r"^([一二三四五六七八九十]+)\s*、\s*(.+)$", text)
-        if m:
-            heads.append(m.group(2).strip().rstrip("：:。").replace(" ", ""))
-    if heads:
-        return heads
-    return [t.rstrip("。").replace(" ", "") for t in texts if len(t) > 2]
-
-
-def _targets(texts: list[str]) -> list[str]:
-    if not texts:
-        return []
-    first = re.sub(r"^(?:[一二三四五六七八九十]+、)\s*", "", texts[0]).replace(" ", "")
-    first = first.split("。")[0]
-    parts = [p for p in re.split(r"[、，]", first) if p]
-    if len(parts) > 1 and all(len(p) <= 12 and UNIT_SUFFIX.search(p) for p in parts):
-        return parts
-    return [first] if first else []
-
-
-# ---------------------------------------------------------------- the measures table
 
 
 def _is_header(raw: str) -> bool:
@@ -274,10 +56,10 @@ def _split_cell(cell: str) -> list[tuple[str, bool]]:
     return pieces
 
 
-def _fragments(lines: tuple[str, ...], start: int, end: int) -> list[Fragment]:
+def _fragments(entries: list[tuple[str, int]]) -> list[Fragment]:
     out: list[Fragment] = []
-    for i in range(start, end):
-        raw = lines[i]
+    for raw, line in entries:
+        i = line - 1
         if not strip_markup(raw).strip() or _is_header(raw) or re.fullmatch(r"[\s\-|=]*", raw):
             continue
         cells = raw.split("\t")
@@ -312,38 +94,6 @@ def _split_list(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[。！？])\s+", text) if s.strip()]
 
 
-def _unit_tokens(text: str) -> list[str] | None:
-    """The unit names of a unit cell, or None when the text is not a unit cell."""
-    flat = text.replace("\u3000", " ").strip().rstrip("。")
-    tokens = [t for t in re.split(r"[\s、，,/]+", flat) if t]
-    if not tokens or len(tokens) > 12:
-        return None
-    for t in tokens:
-        core = AGENCY_TAIL.sub("", t)
-        if core in NOT_UNIT_WORDS:
-            continue
-        if not core or len(core) > 16 or re.search(r"[「」：:。；()]", core) or NOT_A_UNIT_VERB.search(core):
-            return None
-        if not UNIT_SUFFIX.search(core):
-            return None
-    return tokens
-
-
-NOT_UNIT_WORDS = {
-    "各科室",
-    "各課室",
-    "各單位",
-    "各科",
-    "各課",
-    "各組",
-    "各室",
-    "本所各課室",
-    "全體同仁",
-    "暨所屬機關",
-    "所屬機關",
-}
-
-
 class _TableReader:
     """The measures table as a small state machine over fragments, tolerant of this template's layouts."""
 
@@ -369,7 +119,7 @@ class _TableReader:
             if f.col is None or not f.multi:
                 continue
             kind = self._marker(f.text, expect=None)[0]
-            if kind == "cont" and _unit_tokens(f.text):
+            if kind == "cont" and unit_tokens(f.text):
                 kind = "unit"
             if kind in ("dim", "item", "measure", "unit"):
                 votes.setdefault(f.col, {}).setdefault(kind, 0)
@@ -407,7 +157,7 @@ class _TableReader:
         if not text or re.search(r"[。，、；：:,;]", text) or width(text) > 20 or printed > 0.85 * self.wrap:
             return False
         for nxt in self.frags[idx + 1 : idx + 4]:
-            if _unit_tokens(nxt.text) is not None:
+            if unit_tokens(nxt.text) is not None:
                 continue
             return self._marker(nxt.text, None)[0] == "cont"
         return False
@@ -509,7 +259,7 @@ class _TableReader:
         block, self.unit_block = self.unit_block, []
         groups: list[list[str]] = []
         for f in block:
-            tokens = _unit_tokens(f.text) or [f.text]
+            tokens = unit_tokens(f.text) or [f.text]
             groups.append(tokens)
         lines = {f.line for f in block}
         same_line = [m for m in self.awaiting if m.started_line in lines]
@@ -555,7 +305,7 @@ class _TableReader:
             text = frag.text
             kind, number, body = self._marker(text, self._expected())
             is_unit = kind == "cont" and (
-                _unit_tokens(text) is not None
+                unit_tokens(text) is not None
                 or self._partial_unit(frag, idx)
                 or (
                     frag.multi
@@ -600,7 +350,7 @@ class _TableReader:
             return False
         for nxt in self.frags[idx + 1 : idx + 8]:
             if nxt.last_cell and nxt.line > frag.line and width(nxt.text) <= 8:
-                return _unit_tokens(frag.text + nxt.text) is not None
+                return unit_tokens(frag.text + nxt.text) is not None
         return False
 
     def _list_entry(self, frag: Fragment) -> bool:
@@ -733,8 +483,8 @@ class _TableReader:
         self.spill = targets
 
 
-def _wrap_width(lines: tuple[str, ...], start: int, end: int) -> float:
-    widths = [width(normalise(x)) for x in lines[start:end] if "\t" not in x.strip("\t") and normalise(x)]
+def _wrap_width(entries: list[tuple[str, int]]) -> float:
+    widths = [width(normalise(x)) for x, _ in entries if "\t" not in x.strip("\t") and normalise(x)]
     if len(widths) < 10:
         return 200.0
     return statistics.quantiles(widths, n=10)[-1]
@@ -754,53 +504,32 @@ def _titles_inline(frags: list[Fragment]) -> bool:
     return total > 0 and hits / total >= 0.4
 
 
-def parse_plan(doc: PlanText) -> Plan:
-    """Parse a decoded plan; raise PlanParseError naming the file and line when it is not a plan of this template."""
-    lines = doc.lines
-    sections = _sections(lines)
-    if not sections:
-        raise PlanParseError(doc.name, "no numbered sections (壹、貳、參…): not a service-improvement plan", 1)
-    title, agency, year_roc, doc_no, issued = _title(lines, sections[0][0], doc.name)
-    basis: list[str] = []
-    goals: list[str] = []
-    targets: list[str] = []
-    table = None
-    for k, (_, name, _inline) in enumerate(sections):
-        if "依據" in name and not basis:
-            basis = _basis(_section_text(lines, sections, k))
-        elif "目標" in name and not goals:
-            goals = _goals(_section_text(lines, sections, k))
-        elif "對象" in name and not targets:
-            targets = _targets(_section_text(lines, sections, k))
-        elif table is None and re.search(r"內容|要項|方法|重點|措施|項目|方式|策略|作法", name):
-            table = k
-    if table is None:
-        raise PlanParseError(doc.name, "no measures table section (肆、計畫內容 / 實施要項與方法)", sections[-1][0] + 1)
-    start = sections[table][0] + 1
-    end = sections[table + 1][0] if table + 1 < len(sections) else len(lines)
-    frags = _fragments(lines, start, end)
-    reader = _TableReader(frags, doc.name, _titles_inline(frags), _wrap_width(lines, start, end))
-    measures = [m for m in reader.read() if m.text or m.title]
-    if not measures:
-        raise PlanParseError(doc.name, "the measures table has no measures", start)
-    for m in measures:
-        if not m.text and m.title:
-            m.text = normalise(m.title)
-        m.text = normalise(m.text)
-        if m.title:
-            m.title = normalise(m.title, keep_spaces=True)
-    return Plan(
-        doc.name,
-        doc.encoding,
-        title,
-        agency,
-        year_roc,
-        year_roc + 1911,
-        doc_no,
-        issued,
-        basis,
-        goals,
-        targets,
-        measures,
-        lines,
-    )
+def read_lines(entries: list[tuple[str, int]], name: str) -> list[Measure]:
+    """The measures of a line table given as (printed line, line number) pairs."""
+    frags = _fragments(entries)
+    return _TableReader(frags, name, _titles_inline(frags), _wrap_width(entries)).read()
+
+
+class LinesLayout:
+    """Any section read as printed lines: tab-separated cells, one row per line (the text dumps' layout)."""
+
+    name = "lines"
+
+    def applies(self, section) -> bool:
+        return True
+
+    def read(self, section) -> list[Measure]:
+        entries: list[tuple[str, int]] = []
+        for k, block in enumerate(section.blocks, start=1):
+            if isinstance(block, Paragraph):
+                line = block.source.line if section.text_lines and block.source.line else k
+                entries.append((block.text, line))
+            else:
+                for r, row in enumerate(block.rows):
+                    texts, seen = [], set()
+                    for cell in row:
+                        if cell.origin not in seen:
+                            seen.add(cell.origin)
+                            texts.append(" ".join(cell.paragraphs))
+                    entries.append(("\t".join(texts), (block.source.line or k) + r))
+        return read_lines(entries, section.name)

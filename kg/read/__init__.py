@@ -1,0 +1,114 @@
+"""Read a plan file of any supported format into a `Document`, the format told by content, not by extension.
+
+| format | told by | read with |
+|---|---|---|
+| PDF (text layer) | `%PDF-` | pdfplumber: ruled tables, pages |
+| scanned PDF | `%PDF-` without text | Tesseract `chi_tra` (the `ocr` extra) |
+| .docx | ZIP with `word/document.xml` | python-docx |
+| .odt | ZIP with `mimetype` `application/vnd.oasis.opendocument.text` | odfpy |
+| .doc (Word 97) | OLE2 `D0 CF 11 E0` | LibreOffice headless → .docx |
+| HTML | `<html`, `<!doctype html`, `<table`, `<body` near the start | lxml, main content only |
+| text | anything else that decodes | UTF-8, BOM, Big5/CP950, UTF-16 with BOM |
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import stat
+import zipfile
+from pathlib import Path
+
+from kg.document import Document
+from kg.errors import PlanReadError
+
+MAX_BYTES = 20 * 1024 * 1024
+
+FORMATS = ("pdf", "docx", "odt", "doc", "html", "text")
+
+
+def sniff(data: bytes) -> str:
+    """The format of a file's bytes: one of FORMATS, or 'zip'/'ole' for containers of no known kind."""
+    if data.startswith(b"%PDF-") or b"%PDF-" in data[:1024]:
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                names = set(z.namelist())
+                if "mimetype" in names:
+                    mime = z.read("mimetype")[:100].strip()
+                    if mime == b"application/vnd.oasis.opendocument.text":
+                        return "odt"
+                    return "zip"
+                if "word/document.xml" in names:
+                    return "docx"
+        except (zipfile.BadZipFile, OSError, KeyError):
+            return "zip"
+        return "zip"
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "ole"
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml")) and b"<html" in data[:8192].lower():
+        return "html"
+    if head.startswith(b"<") and any(tag in data[:65536].lower() for tag in (b"<body", b"<table", b"<head")):
+        return "html"
+    return "text"
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The file's bytes, refusing what is not a regular file or is too large, before reading it all."""
+    path = Path(path)
+    name = path.name
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise PlanReadError(name, f"cannot open the file ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise PlanReadError(name, "not a regular file (a folder, device or pipe): give a plan file")
+    if st.st_size > MAX_BYTES:
+        raise PlanReadError(
+            name, f"the file is {st.st_size / 1e6:.1f} MB; plans over {MAX_BYTES // 2**20} MB are refused"
+        )
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise PlanReadError(name, f"cannot read the file ({exc.strerror})") from None
+    if len(data) > MAX_BYTES:
+        raise PlanReadError(name, f"the file is over {MAX_BYTES // 2**20} MB; larger plans are refused")
+    return data
+
+
+def read_document(path: str | Path) -> Document:
+    """Read one plan file of any supported format; PlanReadError names the file and says what is wrong."""
+    path = Path(path)
+    data = read_bytes(path)
+    return parse_bytes(data, path.name)
+
+
+# format -> (module, function, the package that reads it)
+READERS = {
+    "pdf": ("kg.read.pdf", "read_pdf", "pdfplumber"),
+    "docx": ("kg.read.docx", "read_docx", "python-docx"),
+    "odt": ("kg.read.odt", "read_odt", "odfpy"),
+    "doc": ("kg.read.doc", "read_doc", "python-docx"),
+    "html": ("kg.read.html", "read_html", "lxml"),
+    "text": ("kg.read.text", "read_text", ""),
+}
+
+
+def parse_bytes(data: bytes, name: str) -> Document:
+    """Read a plan's bytes, the format told by content."""
+    kind = sniff(data)
+    if kind == "ole":
+        kind = "doc"
+    if kind == "zip":
+        raise PlanReadError(name, "a ZIP archive that is neither a Word .docx nor an ODF .odt document")
+    module, function, package = READERS[kind]
+    try:
+        reader = getattr(importlib.import_module(module), function)
+    except ImportError as exc:
+        raise PlanReadError(
+            name, f"reading {kind} files needs the Python package {package or exc.name}: pip install {package}"
+        ) from None
+    return reader(data, name)
