@@ -79,6 +79,7 @@ def parse_plan(doc: Document) -> Plan:
     if not measures:
         raise PlanParseError(doc.name, "the measures table has no measures", line_of(start))
     for m in measures:
+        _inline_units(m)
         if not m.text and m.title:
             m.text = normalise(m.title)
         m.text = normalise(m.text)
@@ -107,6 +108,22 @@ def parse_plan(doc: Document) -> Plan:
     )
     plan.findings += check(plan)
     return plan
+
+
+# A unit named at the end of a measure's text: 「…。(承辦單位：資訊組、承保組)」.
+INLINE_UNITS = re.compile(
+    r"[(（]\s*(?:主辦|承辦|執行|負責|辦理|權責)?(?:單位|機關)\s*[:：]\s*([^()（）]{2,60})[)）]\s*$"
+)
+
+
+def _inline_units(m: Measure) -> None:
+    """Units printed inside the measure's text, where the plan has no unit column."""
+    if m.units_raw:
+        return
+    found = INLINE_UNITS.search(normalise(m.text))
+    if found:
+        m.units_raw = [u for u in re.split(r"[、，,\s]+", found.group(1)) if u]
+        m.text = normalise(m.text)[: found.start()].rstrip()
 
 
 def _blocks(doc: Document, owners: list[int], start: int, end: int) -> list[Paragraph | Table]:

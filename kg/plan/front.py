@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from kg.errors import PlanParseError
 from kg.normalise import normalise, strip_markup
-from kg.plan.numbering import SECTION, SECTION_CN
+from kg.plan.numbering import BULLETS, SECTION, SECTION_CN
 from kg.plan.units import UNIT_SUFFIX
 
 SECTION_NAMES = re.compile(
@@ -103,7 +103,7 @@ def _heads(lines: list[str], pattern: re.Pattern) -> list[Section]:
 
 def _clean(text: str) -> str:
     """A head line without web-page furniture: breadcrumbs and 友善列印-style links dropped."""
-    text = normalise(strip_markup(text))
+    text = re.sub(rf"^{BULLETS}", "", normalise(strip_markup(text)))
     if re.search(r"[>＞»]", text):
         text = BREADCRUMB.sub("", text)
     return CHROME.sub(" ", text).strip()

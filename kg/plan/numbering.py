@@ -8,7 +8,7 @@ from kg.normalise import normalise
 
 CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 # What may precede a section number: list bullets, markdown, a CMS's ":::" accesskey marker, heading marks.
-BULLETS = r"(?:[-*•●○◆◇■□▪▫·‧►▶#>]+\s*|:::\s*)*"  # noqa: RUF001
+BULLETS = r"(?:[-*•●○◆◇■□▪▫·‧►▶#>]+\s*|[:：]{2,3}\s*)*"  # noqa: RUF001
 SECTION = re.compile(rf"^\s*{BULLETS}([壹貳參叁肆伍陸柒捌玖拾])\s*[、.．]\s*(.*)$")
 SECTION_CN = re.compile(rf"^\s*{BULLETS}([一二三四五六七八九十])\s*、\s*(.*)$")
 SECTION_ORDER = "壹貳參肆伍陸柒捌玖拾"

@@ -39,8 +39,9 @@ class Layout(Protocol):
 def layouts() -> list[Layout]:
     from kg.plan.layouts.grid import GridLayout
     from kg.plan.layouts.lines import LinesLayout
+    from kg.plan.layouts.tabbed import TabbedLayout
 
-    return [GridLayout(), LinesLayout()]
+    return [GridLayout(), TabbedLayout(), LinesLayout()]
 
 
 def detect(section: Section) -> Layout:

@@ -156,7 +156,7 @@ def roles_from_content(table: Table) -> Roles | None:
     return Roles(headings, measure, unit=unit, width=n)
 
 
-def _marker(text: str) -> tuple[str, int | None, str]:
+def marker(text: str) -> tuple[str, int | None, str]:
     """The numbering a paragraph starts with: dim 一、, item (一), num 1., paren (1), circled ①, or none."""
     m = DIM.match(text)
     if m and cn_number(m.group(1)):
@@ -201,7 +201,7 @@ def split_entries(paragraphs: list[str], headings_in_cell: bool) -> list[Entry |
 
     The top numbering of the cell is 1. where present, else (1), else ①: lower levels stay inside their entry.
     """
-    marks = [_marker(normalise(p, keep_spaces=True)) for p in paragraphs]
+    marks = [marker(normalise(p, keep_spaces=True)) for p in paragraphs]
     styles = {k for k, _, _ in marks}
     top = next((s for s in ("num", "paren", "circled") if s in styles), None)
     if top == "paren" and marks and marks[0][0] == "none" and normalise(paragraphs[0]).endswith(("：", ":")):
@@ -262,7 +262,7 @@ def titles_inline(tables: list[Table]) -> bool:
                 if cell.spanned:
                     continue
                 for p in cell.paragraphs:
-                    kind, _, body = _marker(normalise(p, keep_spaces=True))
+                    kind, _, body = marker(normalise(p, keep_spaces=True))
                     if kind == "num" and body:
                         total += 1
                         hits += _inline_head(body) is not None
@@ -400,9 +400,9 @@ class GridReader:
             text = normalise(p, keep_spaces=True)
             if not text:
                 continue
-            marker, number, body = _marker(text)
-            if marker in ("dim", "item"):
-                last = self._new_heading(marker, number, body, cell)
+            kind_found, number, body = marker(text)
+            if kind_found in ("dim", "item"):
+                last = self._new_heading(kind_found, number, body, cell)
             elif last is not None:
                 last.text = join_text(last.text, text)
             else:
