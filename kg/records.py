@@ -1,27 +1,123 @@
-"""Turn a parsed plan into plain records: the plan, its headings and one record per measure (the jsonl contract)."""
+"""Turn a parsed plan into plain records: the plan, its headings and one record per measure (the jsonl contract).
+
+The records are JSON (kept in DATA_DIR/records/) and typed here, so the graph, the index and the web UI read
+the same keys: a misspelt key is a type error where it is written.
+"""
 
 from __future__ import annotations
+
+from typing import NotRequired, TypedDict
 
 from kg import framework
 from kg.link import Aliases, Entity, short_id
 from kg.plan import Heading, Measure, Plan
 
 
-def _ref(e: Entity) -> dict:
+class Ref(TypedDict):
+    id: str
+    name: str
+
+
+class SourceRef(TypedDict):
+    """Where a measure was printed: lines of a text file (else null); page, table, row where the format has them."""
+
+    file: str
+    line_start: int | None
+    line_end: int | None
+    page: NotRequired[int | None]
+    table: NotRequired[int | None]
+    row: NotRequired[int | None]
+    where: NotRequired[str]
+
+
+class DimensionRecord(TypedDict):
+    id: str
+    ordinal: int
+    label: str
+    framework_item: str | None
+
+
+class ItemRecord(TypedDict):
+    id: str
+    ordinal: int
+    label: str
+    dimension: str | None
+    framework_item: str | None
+
+
+class MeasureRecord(TypedDict):
+    id: str
+    plan: str
+    plan_id: str
+    agency: str
+    year: int | None
+    framework_item: str | None
+    dimension: str | None
+    item: str | None
+    title: str | None
+    text: str
+    units: list[Ref]
+    systems: list[Ref]
+    source: SourceRef
+    ordinal: int
+    number: int | None
+    dimension_id: str | None
+    item_id: str | None
+    units_raw: str | None
+    unit_entities: list[dict]
+    system_entities: list[dict]
+    law_entities: list[dict]
+    quote: str
+    deadline: str | None
+    benefit: str | None
+
+
+class FindingRecord(TypedDict):
+    where: str
+    what: str
+
+
+class PlanRecord(TypedDict):
+    id: str
+    file: str
+    encoding: str | None
+    format: str
+    layout: str
+    ocr: bool
+    pages: int | None
+    findings: list[FindingRecord]
+    title: str
+    agency: dict
+    parent_agency: dict | None
+    year_roc: int | None
+    year: int | None
+    doc_no: str | None
+    issued_date: str | None
+    basis: list[dict]
+    goals: list[str]
+    target_units: list[str]
+    framework_version: str
+    dimensions: list[DimensionRecord]
+    items: list[ItemRecord]
+    measures: list[MeasureRecord]
+    original: NotRequired[str]
+
+
+def _ref(e: Entity) -> Ref:
     return {"id": e.id, "name": e.name}
 
 
-def _source(plan: Plan, m: Measure) -> dict:
+def _source(plan: Plan, m: Measure) -> SourceRef:
     """Where the measure was printed: lines of a text file; page, table and row of other formats."""
     src = m.source
     text = plan.format == "text" and (src is None or src.table is None)
-    out = {
+    out: SourceRef = {
         "file": plan.file,
         "line_start": m.line_start if text else None,
         "line_end": m.line_end if text else None,
     }
     if src is not None:
-        out |= {"page": src.page, "table": src.table, "row": src.row, "where": str(src)}
+        out.update(page=src.page, table=src.table, row=src.row, where=str(src))
     return out
 
 
@@ -32,22 +128,22 @@ def plan_key(plan: Plan) -> str:
     return short_id("plan", plan.agency, str(plan.year_roc))
 
 
-def plan_record(plan: Plan, aliases: Aliases) -> dict:
+def plan_record(plan: Plan, aliases: Aliases) -> PlanRecord:
     """Everything the graph and the index need about one plan, as JSON-ready data."""
     key = plan_key(plan)
     agency = aliases.agency(plan.agency)
-    headings: dict[int, dict] = {}
-    dims: list[dict] = []
-    items: list[dict] = []
+    headings: dict[int, DimensionRecord | ItemRecord] = {}
+    dims: list[DimensionRecord] = []
+    items: list[ItemRecord] = []
 
-    def heading(h: Heading | None, parent: dict | None) -> dict | None:
+    def heading(h: Heading | None, parent: DimensionRecord | None) -> DimensionRecord | ItemRecord | None:
         if h is None:
             return None
         if id(h) in headings:
             return headings[id(h)]
         if h.kind == "dim":
             concept = framework.link_dimension(h.label, plan.year)
-            rec = {
+            rec: DimensionRecord | ItemRecord = {
                 "id": f"{key}-d{len(dims) + 1}",
                 "ordinal": len(dims) + 1,
                 "label": h.label,
@@ -71,7 +167,7 @@ def plan_record(plan: Plan, aliases: Aliases) -> dict:
         headings[id(h)] = rec
         return rec
 
-    measures = []
+    measures: list[MeasureRecord] = []
     for n, m in enumerate(plan.measures, start=1):
         dim = heading(m.dimension, None)
         item = heading(m.item, dim)
@@ -156,7 +252,7 @@ EXPORT_FIELDS = (
 )
 
 
-def export_record(measure: dict) -> dict:
+def export_record(measure: MeasureRecord) -> dict:
     """The jsonl contract other tools rely on: exactly these fields, in this order."""
     out = {k: measure[k] for k in EXPORT_FIELDS}
     src = measure["source"]
@@ -167,7 +263,7 @@ def export_record(measure: dict) -> dict:
 CSV_FIELDS = (*EXPORT_FIELDS[:-1], "file", "line_start", "line_end")
 
 
-def csv_row(measure: dict) -> list:
+def csv_row(measure: MeasureRecord) -> list:
     """One measure as a flat CSV row in CSV_FIELDS order: names joined with 、, the source spread out."""
     m = export_record(measure)
     row = [m[k] if m[k] is not None else "" for k in EXPORT_FIELDS[:-3]]
