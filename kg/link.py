@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from kg.errors import PlanError
-from kg.read import normalise
+from kg.normalise import normalise
 
 SYSTEM_TYPES = {"Hotline", "MobileApp", "WebPlatform", "Website", "Mailbox", "SocialMedia", "InformationSystem"}
 UNIT_TAIL = re.compile(r"(?:暨|及|與)?(?:所屬|各所屬)(?:機關|單位|各機關)?$")
@@ -29,7 +30,43 @@ GENERIC_SYSTEMS = {
     "APP",
     "APPs",
 }
+# A system's name is the name, not the words in front of it in a sentence. These are stripped from the front of a
+# candidate name: verbs that introduce a system (開發, 建置, 透過 …), determiners (本局, 各項 …) and words a measure's
+# title runs into its text with (線上申辦服務 強化身障幸福就業 APP).
+LEAD_WORDS = frozenset(
+    {
+        # verbs
+        *("開發", "研發", "建置", "建立", "建構", "設置", "設立", "架設", "開設", "增設", "新增", "成立", "導入"),
+        *("推廣", "推動", "推出", "宣導", "行銷", "強化", "優化", "精進", "擴充", "擴大", "維護", "改版", "升級"),
+        *("提供", "透過", "利用", "使用", "運用", "善用", "採用", "結合", "經由", "藉由", "藉著", "配合", "串接"),
+        *("連結至", "連結", "啟用", "上線", "下載", "安裝", "登入", "點選", "進入", "設計", "製作", "規劃", "辦理"),
+        *("持續", "積極", "賡續", "加強", "鼓勵", "申辦服務", "包含", "包括", "例如", "諸如", "以及", "或是"),
+        *("並且", "另外", "此外", "另", "亦", "且"),
+        # determiners
+        *("各項", "各類", "各種", "各式", "各", "相關", "該", "此一", "此", "全新", "新版"),
+        *("本局", "本處", "本府", "本所", "本中心", "本大隊", "本隊", "本課", "本科", "本室", "本會", "本署"),
+        *("本部", "本機關", "本單位"),
+    }
+)
+# Function words of one character (以, 於, 及, 與, 之, 的 …). Names may contain them, so they end the words in front of
+# an unquoted app name, but only lead on to a word of LEAD_WORDS (及維護, 並透過), never start a name themselves.
+LEAD_CHARS = frozenset("以於並及與和或暨之的等如即")
+# Prefixes that may be part of a name (市府電子公報) or not (市府網站): stripped only to reach a known name.
+SOFT_PREFIXES = ("高雄市政府", "高雄市", "市府", "本市", "府內")
+# Words that qualify a system without naming one: a name made of these alone (行動服務APP, 線上申辦系統, 本局網站,
+# 意見信箱) is an ordinary phrase, not a system.
+GENERIC_WORDS = frozenset(
+    {
+        *("行動", "手機", "行動化", "行動裝置", "行動載具", "相關", "社群", "民眾", "市民", "各項", "各類", "官方"),
+        *("機關", "單位", "局處", "各局處", "市府", "本府", "本局", "本處", "本所", "政府", "入口", "線上", "網路"),
+        *("資訊", "服務", "便民", "免費", "免付費", "智慧", "多元", "其他", "專屬", "應用", "互動", "電子", "全球"),
+        *("共用", "整合", "管理", "查詢", "申辦", "申請", "陳情", "申訴", "檢舉", "意見", "建言", "諮詢", "客服"),
+        *("主題", "數位", "雲端", "資料", "官網", "網頁", "專區", "新", "各", "該", "此"),
+    }
+)
 APP_MENTION = re.compile(r"([\u4e00-\u9fff]{2,12})\s?(?:APP|App)(?![A-Za-z])")
+QUOTED = re.compile(r"「([^「」]{2,30})」")
+NOT_ONE_NAME = re.compile(r"[、，,。；;：:／/]")
 LAW_QUOTED = re.compile(r"「([^」]{2,40}?(?:法|條例|規則|要點|辦法|原則|規定|準則|規範|細則))」")
 LAW_ARTICLE = re.compile(r"「?([\u4e00-\u9fff]{2,16}法)」?\s*第\s*(\d+)\s*條(?:之\s*(\d+))?")
 
@@ -42,6 +79,50 @@ def key(text: str) -> str:
 def short_id(*parts: str) -> str:
     """A content-addressed id: the same names always give the same id."""
     return hashlib.sha1("|".join(parts).encode("utf-8")).hexdigest()[:12]
+
+
+def _lookup(name: str, table: dict[str, Entity]) -> Entity | None:
+    """The known system a name spells; an app also by its name without APP (建築公安資訊)."""
+    if len(name) < 2:
+        return None
+    e = table.get(key(name))
+    if e is None and name.endswith("APP") and len(name) >= 5:
+        e = table.get(key(name[:-3]))
+    return e
+
+
+def _lead_word(name: str) -> str:
+    """The word in front of a system's name that name starts with, or "": a function character (及, 並 …) only
+    where it leads on to a word of LEAD_WORDS (及維護, 並透過)."""
+    words = [w for w in LEAD_WORDS if name.startswith(w)]
+    if words:
+        return max(words, key=len)
+    if name[:1] in LEAD_CHARS and any(name[1:].startswith(w) for w in LEAD_WORDS):
+        return name[:1]
+    return ""
+
+
+def _find_all(text: str, word: str) -> Iterator[int]:
+    start = 0
+    while (pos := text.find(word, start)) >= 0:
+        yield pos
+        start = pos + 1
+
+
+def _generic(name: str) -> bool:
+    """An ordinary phrase, no name: a generic one (機關網站) or one whose words before its suffix are all generic
+    (行動服務APP, 線上申辦系統, 本局網站)."""
+    if name in GENERIC_SYSTEMS or len(name) < 2:
+        return True
+    m = SYSTEM_SUFFIX.search(name)
+    head = name[: m.start()] if m else name
+    ok = [True] + [False] * len(head)  # ok[i]: head[:i] is made of generic words
+    for i in range(len(head)):
+        if ok[i]:
+            for w in GENERIC_WORDS:
+                if head.startswith(w, i):
+                    ok[i + len(w)] = True
+    return ok[len(head)]
 
 
 @dataclass(frozen=True)
@@ -153,12 +234,22 @@ class Aliases:
 
     # ---------------------------------------------------------------- systems, laws, programmes
 
-    def systems_in(self, text: str) -> list[Entity]:
-        """Named systems a measure's text mentions, one entity per real system, in order of first mention."""
-        flat = key(text)
-        found: list[tuple[int, Entity]] = []
-        taken: list[tuple[int, int]] = []
-        for alias in sorted(self.systems, key=len, reverse=True):
+    def systems_in(self, text: str, known: Iterable[Entity] = ()) -> list[Entity]:
+        """Named systems a measure's text mentions, one entity per real system, in order of first mention.
+
+        A name is what is left of a mention once the words in front of it are gone (開發各項工務建設APP is
+        工務建設APP), and a system already known by that name is that system. known: systems found elsewhere in the
+        same plan or corpus (see systems_in_all), matched like the alias table's own.
+        """
+        table = dict(self.systems)
+        for e in known:
+            table.setdefault(key(e.name), e)
+        compact = normalise(text).replace(" ", "")
+        # key(text), one character for each of compact's, so positions are shared
+        flat = "".join(c.lower() if len(c.lower()) == 1 else c for c in compact.replace("臺", "台"))
+        found: list[tuple[int, int, Entity]] = []  # start, end, entity
+        # 1. Every spelling of a known system, longest first; a shorter one inside a longer one is not another.
+        for alias in sorted(table, key=lambda a: (-len(a), a)):
             start = 0
             while (pos := flat.find(alias, start)) >= 0:
                 end = pos + len(alias)
@@ -168,34 +259,92 @@ class Aliases:
                     or (end < len(flat) and flat[end].isascii() and flat[end].isalnum())
                 ):
                     continue
-                if any(a < end and pos < b for a, b in taken):
+                if any(a < end and pos < b for a, b, _ in found):
                     continue
-                taken.append((pos, end))
-                found.append((pos, self.systems[alias]))
-        norm = normalise(text)
-        for m in re.finditer(r"「([^」]{2,30})」", norm):
-            name = m.group(1).replace(" ", "")
-            if SYSTEM_SUFFIX.search(name) and name not in GENERIC_SYSTEMS and key(name) not in self.systems:
-                pos = flat.find(key(name))
-                if not any(a <= pos < b for a, b in taken):
-                    found.append((max(pos, 0), self._new_system(name)))
-        for m in APP_MENTION.finditer(norm):
-            head = re.sub(r"^.*?(?:及|或|與|和|、|之|的|等|如|用|提供|開發|建置|維護)", "", m.group(1))
-            if len(head) < 2 or head in ("行動", "手機", "各項", "相關", "社群", "民眾"):
+                found.append((pos, end, table[alias]))
+        # 2. Quoted names, the most reliable: a quote is one name, known spellings inside it are part of it.
+        for m in QUOTED.finditer(compact):
+            name, (qs, qe) = m.group(1), m.span(1)
+            if not SYSTEM_SUFFIX.search(name) or NOT_ONE_NAME.search(name):
                 continue
-            name = head + "APP"
-            if key(name) in self.systems or key(head) in self.systems:
-                continue
-            pos = flat.find(key(head))
-            if not any(a <= pos < b for a, b in taken):
-                found.append((max(pos, 0), self._new_system(name)))
+            inner = [f for f in found if qs <= f[0] and f[1] <= qe]
+            if any(f[0] < qe and qs < f[1] for f in found if f not in inner):
+                continue  # inside a longer known spelling (or across the quote): that one is the name
+            if any(b < qe for _, b, _ in inner):
+                continue  # names a known system and goes on (「市長信箱與1999專線」): a phrase, not one name
+            entity = self._resolve(name, table)
+            if entity is not None:
+                found = [f for f in found if f not in inner] + [(qs, qe, entity)]
+        # 3. Unquoted app names (身障幸福就業 APP): where the words in front of one end is not marked.
+        for m in APP_MENTION.finditer(compact):
+            head, (hs, he), end = m.group(1), m.span(1), m.end()
+            if any(a < end and he - 1 < b for a, b, _ in found):
+                continue  # its last word or its APP is part of a name already found
+            hit = self._app(head, table)
+            if hit is not None:
+                found.append((hs + hit[0], end, hit[1]))
         seen: set[str] = set()
         out = []
-        for _, e in sorted(found, key=lambda x: x[0]):
+        for _, _, e in sorted(found, key=lambda x: (x[0], x[1])):
             if e.id not in seen:
                 seen.add(e.id)
                 out.append(e)
         return out
+
+    def systems_in_all(self, texts: Iterable[str]) -> list[list[Entity]]:
+        """systems_in for each text of one plan or corpus, a system named in one text known in all the others.
+
+        Two passes over the same texts: the result depends on which texts are read, never on their order.
+        """
+        texts = list(texts)
+        first = [self.systems_in(t) for t in texts]
+        table_ids = {e.id for e in self.systems.values()}
+        new = {e.id: e for found in first for e in found if e.id not in table_ids}
+        # A new name that is another with words in front (民眾下載高雄好停APP, 高雄好停APP) is none to learn.
+        learn = [
+            e for e in new.values() if not any(o.id != e.id and key(e.name).endswith(key(o.name)) for o in new.values())
+        ]
+        return [self.systems_in(t, learn) for t in texts] if learn else first
+
+    def _app(self, head: str, table: dict[str, Entity]) -> tuple[int, Entity] | None:
+        """The app named by the CJK words before an APP, with where its name starts in them; None for a common noun.
+
+        The words are only as long as the pattern's window, so a known name they end with is the name. Otherwise
+        the name starts after the first word that leads to one (開發, 各項, 及 …) and after the last verb or
+        determiner (以手機下載高雄好停APP: 高雄好停APP); a name keeps its own function characters (市民的家APP).
+        """
+        for i in range(len(head) - 1):
+            if (e := _lookup(head[i:] + "APP", table)) is not None:
+                return i, e
+        if any(head.endswith(w) for w in LEAD_WORDS | LEAD_CHARS):
+            return None  # 建築公安資訊等APP, 巡查通報系統或APP: APP as a common noun
+        cuts = [
+            (i, i + len(w)) for w in LEAD_WORDS | LEAD_CHARS for i in _find_all(head, w) if len(head) - i - len(w) >= 2
+        ]
+        start = 0
+        if cuts:
+            first = min(cuts, key=lambda c: (c[0], -c[1]))[1]
+            start = max([first] + [b for a, b in cuts if b - a > 1])
+        entity = self._resolve(head[start:] + "APP", table)
+        return None if entity is None else (start, entity)
+
+    def _resolve(self, name: str, table: dict[str, Entity]) -> Entity | None:
+        """The system a candidate name is, once the words in front of it are gone; None for an ordinary phrase.
+
+        At each step a known spelling is that system; a soft prefix (市府) is dropped only to reach one.
+        """
+        rest = name
+        while True:
+            if (e := _lookup(rest, table)) is not None:
+                return e
+            for p in SOFT_PREFIXES:
+                if rest.startswith(p) and (e := _lookup(rest[len(p) :], table)) is not None:
+                    return e
+            word = _lead_word(rest)
+            if not word:
+                break
+            rest = rest[len(word) :]
+        return None if _generic(rest) else self._new_system(rest)
 
     @staticmethod
     def _new_system(name: str) -> Entity:

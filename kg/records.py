@@ -168,6 +168,8 @@ def plan_record(plan: Plan, aliases: Aliases) -> PlanRecord:
         return rec
 
     measures: list[MeasureRecord] = []
+    # A system named in one measure is known in the plan's others (民眾手機高雄好停APP is 高雄好停APP).
+    found_systems = aliases.systems_in_all(" ".join(x for x in (m.title, m.text) if x) for m in plan.measures)
     for n, m in enumerate(plan.measures, start=1):
         dim = heading(m.dimension, None)
         item = heading(m.item, dim)
@@ -177,7 +179,7 @@ def plan_record(plan: Plan, aliases: Aliases) -> PlanRecord:
             if u and u.id not in seen:
                 seen.add(u.id)
                 units.append(u)
-        systems = aliases.systems_in(" ".join(x for x in (m.title, m.text) if x))
+        systems = found_systems[n - 1]
         laws = aliases.laws_in(m.text)
         fw = (item or {}).get("framework_item") or (dim or {}).get("framework_item")
         mid = "m-" + short_id(key, str(n), m.title or "", m.text)
