@@ -16,7 +16,8 @@ DIM = re.compile(r"^([一二三四五六七八九十]{1,3})\s*[、.．]\s*(.*)$"
 ITEM = re.compile(r"^\(\s*([一二三四五六七八九十]{1,3})\s*\)\s*(.*)$", re.S)
 NUM_DOT = re.compile(r"^(\d{1,2})\s*[.、．](?!\d)\s*(.*)$", re.S)
 NUM_BARE = re.compile(r"^(\d{1,2})(?:\s+(\S.*)|([\u4e00-\u9fff].*))?$", re.S)
-INLINE_NUM = re.compile(r"(?:(?<=\s)|(?<=[。；]))(\d{1,2})\s*[.．](?!\d)\s*")
+# The next number of a list printed inline: "…。2.…", "… 2. …" or "…；2、…".
+INLINE_NUM = re.compile(r"(?:(?<=\s)|(?<=[。；]))(\d{1,2})\s*[.．](?!\d)\s*|(?<=[。；])\s*(\d{1,2})\s*、(?!\d)\s*")
 SUBPOINT = re.compile(r"^\(\s*\d{1,2}\s*\)")
 TERMINAL = "。！？；;.!?"
 JUNK = re.compile(r"^[()\s一二三四五六七八九十]{0,3}$")
@@ -46,3 +47,18 @@ def width(text: str) -> float:
 
 def compact(text: str) -> str:
     return normalise(text).replace(" ", "")
+
+
+def inline_number(match: re.Match) -> int:
+    return int(match.group(1) or match.group(2))
+
+
+def split_inline(text: str, number: int) -> list[str]:
+    """A body that goes on with the next numbers of its list inline ('…。2.…。3.…') cut into one text each."""
+    out = []
+    while True:
+        hit = next((c for c in INLINE_NUM.finditer(text) if inline_number(c) == number + 1), None)
+        if hit is None:
+            return [*out, text]
+        out.append(text[: hit.start()].rstrip())
+        text, number = text[hit.end() :], number + 1

@@ -17,7 +17,7 @@ from kg.document import Cell, Table
 from kg.normalise import join_text, normalise
 from kg.plan.layouts import Section
 from kg.plan.model import Heading, Measure
-from kg.plan.numbering import DIM, ITEM, NUM_DOT, SUBPOINT, cn_number, width
+from kg.plan.numbering import DIM, ITEM, NUM_DOT, SUBPOINT, cn_number, split_inline, width
 from kg.plan.units import unit_tokens
 
 # Header words by role, tried in this order: a header cell names at most one role.
@@ -216,7 +216,9 @@ def split_entries(paragraphs: list[str], headings_in_cell: bool) -> list[Entry |
             continue
         if kind == top and top is not None:
             body = normalise(body, keep_spaces=True)
-            out.append(Entry(number, None, [body] if body else [], [text]))
+            pieces = split_inline(body, number) if top == "num" and number is not None else [body]
+            for k, piece in enumerate(pieces):
+                out.append(Entry(number + k if number is not None else None, None, [piece] if piece else [], [text]))
             continue
         current = out[-1] if out and isinstance(out[-1], Entry) else None
         if current is None:

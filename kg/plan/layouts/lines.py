@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from kg.document import Paragraph
 from kg.normalise import join_text, normalise, strip_markup
 from kg.plan.model import Heading, Measure
-from kg.plan.numbering import DIM, INLINE_NUM, ITEM, JUNK, NUM_BARE, NUM_DOT, SUBPOINT, TERMINAL, cn_number, width
+from kg.plan.numbering import (
+    DIM,
+    INLINE_NUM,
+    ITEM,
+    JUNK,
+    NUM_BARE,
+    NUM_DOT,
+    SUBPOINT,
+    TERMINAL,
+    cn_number,
+    inline_number,
+    width,
+)
 from kg.plan.units import AGENCY_TAIL, NOT_UNIT_WORDS, UNIT_SUFFIX, unit_tokens
 
 HEADER = re.compile(
@@ -364,7 +376,7 @@ class _TableReader:
             expect = (m.number or 0) + 1
             hit = None
             for cand in INLINE_NUM.finditer(m.text):
-                if int(cand.group(1)) == expect:
+                if inline_number(cand) == expect:
                     hit = cand
                     break
             if hit is None:

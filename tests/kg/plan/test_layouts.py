@@ -10,6 +10,7 @@ from kg.document import Paragraph, Source
 from kg.plan import parse_plan
 from kg.plan.layouts import Section, detect
 from kg.plan.layouts.grid import header_role, split_entries
+from kg.plan.numbering import split_inline
 from kg.read import read_document
 from tests.conftest import sample
 
@@ -59,7 +60,12 @@ def test_plan_without_a_year_with_an_outline_bullets_and_extra_columns():
 def test_sections_in_markup_and_units_written_inside_the_measure():
     p = plan("nhi_markup.txt")
     assert p.title == "衛生福利部中央健康保險署113年度提升服務品質執行計畫"
-    assert rows(p)[1] == ("一、提升服務效能", "(一)優化服務流程", "精進「健保卡申辦系統」，縮短製卡時間。", ["承保組", "資訊組"])
+    assert rows(p)[1] == (
+        "一、提升服務效能",
+        "(一)優化服務流程",
+        "精進「健保卡申辦系統」，縮短製卡時間。",
+        ["承保組", "資訊組"],
+    )
     assert len(p.measures) == 4
 
 
@@ -112,3 +118,9 @@ def test_an_introduction_and_its_sub_points_are_one_measure():
 def test_detection_falls_back_to_the_line_table():
     section = Section("x.txt", [Paragraph("1.設置單一窗口。", Source("x.txt", line=1))], text_lines=True)
     assert detect(section).name == "lines"
+
+
+def test_two_measures_printed_in_one_paragraph_are_two():
+    parts = split_entries(["1.設置單一窗口，一次完成申辦。2.提供跨所謄本服務。"], headings_in_cell=False)
+    assert [(e.number, e.body) for e in parts] == [(1, ["設置單一窗口，一次完成申辦。"]), (2, ["提供跨所謄本服務。"])]
+    assert split_inline("每次2.5小時。", 1) == ["每次2.5小時。"]
