@@ -24,8 +24,10 @@ DEFAULTS: dict[str, Any] = {
 
 # Plan text is untrusted and already escaped everywhere; this policy is the second line: no inline or foreign
 # script can run even if a template ever slipped.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
-       "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 
 
 def create_app(config: Mapping[str, Any]) -> Flask:
@@ -47,9 +49,9 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         sparql_workers=int(app.config["SPARQL_WORKERS"]),
     )
 
-    from webui.views import browse, downloads, graph, home, measures, search, sparql
+    from webui.views import browse, downloads, graph, home, measures, originals, search, sparql
 
-    for module in (home, search, measures, browse, graph, sparql, downloads):
+    for module in (home, search, measures, browse, graph, sparql, downloads, originals):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     app.context_processor(lambda: {"api_url": _api_url})

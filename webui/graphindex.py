@@ -26,8 +26,10 @@ KINDS: dict[str, str] = {
 }
 
 # When a search for a start node matches several things, planners mostly mean an organisation or a system.
-_FIND_ORDER = {k: i for i, k in enumerate(("agency", "unit", "system", "practice", "framework", "programme", "plan",
-                                           "law", "measure"))}
+_FIND_ORDER = {
+    k: i
+    for i, k in enumerate(("agency", "unit", "system", "practice", "framework", "programme", "plan", "law", "measure"))
+}
 
 _PREFIXES = f"""
 PREFIX sp: <{BASE}ontology#>
@@ -38,7 +40,9 @@ PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX dcterms: <http://purl.org/dc/terms/>
 """
 
-_NODES = _PREFIXES + """
+_NODES = (
+    _PREFIXES
+    + """
 SELECT DISTINCT ?s ?kind WHERE {
   { ?s a sp:Plan . BIND("plan" AS ?kind) }
   UNION { ?s a org:Organization . BIND("agency" AS ?kind) }
@@ -52,14 +56,18 @@ SELECT DISTINCT ?s ?kind WHERE {
           FILTER(STRSTARTS(STR(?s), STR(id:framework))) BIND("framework" AS ?kind) }
 }
 """
+)
 
-_LABELS = _PREFIXES + """
+_LABELS = (
+    _PREFIXES
+    + """
 SELECT DISTINCT ?s ?p ?l WHERE {
   VALUES ?p { skos:prefLabel rdfs:label dcterms:title skos:notation }
   ?s ?p ?l .
   FILTER(lang(?l) = "" || langMatches(lang(?l), "zh-Hant"))
 }
 """
+)
 
 # Relations shown as edges, with the words a planner reads on them.
 RELATIONS: dict[str, str] = {
@@ -78,8 +86,12 @@ RELATIONS: dict[str, str] = {
     "http://purl.org/dc/terms/isPartOf": "屬於",
 }
 
-_EDGES = _PREFIXES + "SELECT DISTINCT ?s ?p ?o WHERE { VALUES ?p { " + " ".join(
-    f"<{p}>" for p in RELATIONS) + " } ?s ?p ?o . FILTER(isIRI(?o)) }"
+_EDGES = (
+    _PREFIXES
+    + "SELECT DISTINCT ?s ?p ?o WHERE { VALUES ?p { "
+    + " ".join(f"<{p}>" for p in RELATIONS)
+    + " } ?s ?p ?o . FILTER(isIRI(?o)) }"
+)
 
 
 @dataclass(frozen=True)
@@ -90,8 +102,7 @@ class Node:
     label: str
 
     def as_dict(self) -> dict:
-        return {"id": self.iri, "type": self.kind, "type_label": KINDS[self.kind], "key": self.key,
-                "label": self.label}
+        return {"id": self.iri, "type": self.kind, "type_label": KINDS[self.kind], "key": self.key, "label": self.label}
 
 
 @dataclass
@@ -189,7 +200,7 @@ class GraphIndex:
 
 
 def _key(iri: str, kind: str) -> str:
-    local = iri[len(str(ID)):] if iri.startswith(str(ID)) else iri
+    local = iri[len(str(ID)) :] if iri.startswith(str(ID)) else iri
     if kind == "framework":
         return local.removeprefix("framework/").replace("/", "-")
     return local.split("/", 1)[-1]
@@ -200,4 +211,3 @@ def _path(kind: str, key: str) -> str:
         return "framework/" + key.replace("-", "/")
     prefix = {"agency": "org", "unit": "org"}.get(kind, kind)
     return f"{prefix}/{key}"
-

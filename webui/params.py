@@ -10,6 +10,7 @@ MODES = {"hybrid": "混合", "lexical": "關鍵字", "dense": "語意"}
 _INT = re.compile(r"[0-9]{1,9}")
 _YEAR = re.compile(r"(19|20|21)[0-9]{2}")
 MAX_QUERY_CHARS = 200
+YEAR_UNKNOWN = "none"  # the year filter's value for plans whose title states no year
 
 
 class ParamError(ValueError):
@@ -33,13 +34,17 @@ def get_mode(args: MultiDict) -> str:
     return mode
 
 
-def get_years(args: MultiDict) -> list[int]:
-    years = []
+def get_years(args: MultiDict) -> list[int | str]:
+    """The years asked for: Western years as ints, and YEAR_UNKNOWN for plans without a year."""
+    years: list[int | str] = []
     for raw in args.getlist("year"):
         if raw == "":
             continue
+        if raw == YEAR_UNKNOWN:
+            years.append(YEAR_UNKNOWN)
+            continue
         if not _YEAR.fullmatch(raw):
-            raise ParamError(f"年度必須是西元年，例如 2018（收到「{raw}」）")
+            raise ParamError(f"年度必須是西元年，例如 2018，或 {YEAR_UNKNOWN}（未載明年度）（收到「{raw}」）")
         years.append(int(raw))
     return years
 

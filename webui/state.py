@@ -2,7 +2,9 @@
 
 Pages look things up here by id; nothing a request names ever becomes a path on disk. The data dir is read at start
 only: the RDF store is copied into memory, so a later `kg build` (which swaps the directory) cannot pull files from
-under a running server; restart the server to see a rebuilt graph.
+under a running server; restart the server to see a rebuilt graph. The plans' original files are the one exception, read
+when asked for and only by the name a plan record gives, and their names carry a hash of their content, so a
+file read after a rebuild is still the one the record meant (the original route checks).
 """
 
 from __future__ import annotations
@@ -32,8 +34,13 @@ EXTENSION = "spkg"
 T = TypeVar("T")
 
 SYSTEM_TYPES = {
-    "Hotline": "服務專線", "MobileApp": "行動應用程式", "WebPlatform": "網路平臺", "Website": "網站",
-    "Mailbox": "信箱", "SocialMedia": "社群媒體", "InformationSystem": "資訊系統",
+    "Hotline": "服務專線",
+    "MobileApp": "行動應用程式",
+    "WebPlatform": "網路平臺",
+    "Website": "網站",
+    "Mailbox": "信箱",
+    "SocialMedia": "社群媒體",
+    "InformationSystem": "資訊系統",
 }
 
 
@@ -76,6 +83,7 @@ class KGState:
     practice_types: dict[str, dict]
     framework: dict[str, dict]
     coverage: dict
+    originals: dict[str, str] = field(default_factory=dict)  # original file name -> id of the plan it is of
     cache: LRU = field(default_factory=lambda: LRU(512))
     _downloads: dict[str, bytes] = field(default_factory=dict)
     _download_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -84,6 +92,16 @@ class KGState:
 
     def plan_measures(self, plan_id: str) -> list[dict]:
         return [self.measures[mid] for mid in self.plans[plan_id]["measure_ids"]]
+
+    def original_path(self, name: str) -> Path | None:
+        """The file in originals/ a plan record names, found by that name in the records (never built from a
+        request's text); None when no plan has such an original or the file is missing."""
+        pid = self.originals.get(name)
+        if pid is None:
+            return None
+        folder = DataDir(self.data_dir).originals_dir
+        path = folder / self.plans[pid]["original"]
+        return path if path.parent == folder and path.is_file() else None
 
     def agency_id(self, name: str) -> str | None:
         return self.agency_by_name.get(name)
@@ -112,6 +130,22 @@ class KGState:
         return self.download(f"export.{fmt}", produce)
 
 
+def year_key(year: int | None) -> tuple[bool, int]:
+    """Sort key of a plan's year: plans without a year in their title come after all dated ones."""
+    return (year is None, year or 0)
+
+
+def _plain_name(name: object) -> bool:
+    """A record's original names one file inside originals/: no folder part, nothing hidden."""
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and name == Path(name).name
+        and not name.startswith(".")
+        and not any(c in name for c in "/\\\0")
+    )
+
+
 def get_state() -> KGState:
     """The state of the app serving the current request."""
     return current_app.extensions[EXTENSION]
@@ -138,8 +172,7 @@ def _framework() -> dict[str, dict]:
     subjects = {str(c): c for c in g.subjects(SKOS.notation, None)}
 
     def label(c: URIRef, lang: str) -> str:
-        return next((str(x) for x in g.objects(c, SKOS.prefLabel) if isinstance(x, Literal) and x.language == lang),
-                    "")
+        return next((str(x) for x in g.objects(c, SKOS.prefLabel) if isinstance(x, Literal) and x.language == lang), "")
 
     out: dict[str, dict] = {}
     for iri, notation in by_iri.items():
@@ -151,15 +184,19 @@ def _framework() -> dict[str, dict]:
             "version": notation.split("-")[0],
             "label": label(c, "zh-Hant"),
             "label_en": label(c, "en"),
-            "alt_labels": sorted(str(x) for x in g.objects(c, SKOS.altLabel)
-                                 if isinstance(x, Literal) and x.language == "zh-Hant"),
+            "alt_labels": sorted(
+                str(x) for x in g.objects(c, SKOS.altLabel) if isinstance(x, Literal) and x.language == "zh-Hant"
+            ),
             "broader": by_iri.get(str(broader)) if broader else None,
-            "narrower": sorted((by_iri[str(x)] for x in g.objects(c, SKOS.narrower) if str(x) in by_iri),
-                               key=_notation_key),
-            "close_match": sorted((by_iri[str(x)] for x in g.objects(c, SKOS.closeMatch) if str(x) in by_iri),
-                                  key=_notation_key),
-            "related_match": sorted((by_iri[str(x)] for x in g.objects(c, SKOS.relatedMatch) if str(x) in by_iri),
-                                    key=_notation_key),
+            "narrower": sorted(
+                (by_iri[str(x)] for x in g.objects(c, SKOS.narrower) if str(x) in by_iri), key=_notation_key
+            ),
+            "close_match": sorted(
+                (by_iri[str(x)] for x in g.objects(c, SKOS.closeMatch) if str(x) in by_iri), key=_notation_key
+            ),
+            "related_match": sorted(
+                (by_iri[str(x)] for x in g.objects(c, SKOS.relatedMatch) if str(x) in by_iri), key=_notation_key
+            ),
             "measure_ids": [],
         }
     return dict(sorted(out.items(), key=lambda kv: _notation_key(kv[0])))
@@ -184,8 +221,15 @@ def load_state(data_dir: str | Path, sparql_timeout: float, sparql_max_rows: int
     agencies: dict[str, dict] = {}
     agency_nodes = [n for n in graph.nodes.values() if n.kind == "agency"]
     for n in agency_nodes:
-        agencies[n.key] = {"id": n.key, "name": n.label, "name_en": "", "parent_id": None, "children": [],
-                           "plan_ids": [], "unit_ids": []}
+        agencies[n.key] = {
+            "id": n.key,
+            "name": n.label,
+            "name_en": "",
+            "parent_id": None,
+            "children": [],
+            "plan_ids": [],
+            "unit_ids": [],
+        }
     for n in agency_nodes:
         for other, _rel, out in graph.adjacency[n.iri]:
             o = graph.nodes[other]
@@ -203,30 +247,60 @@ def load_state(data_dir: str | Path, sparql_timeout: float, sparql_max_rows: int
     laws: dict[str, dict] = {}
     programmes: dict[str, dict] = {}
     framework = _framework()
-    for rec in sorted(d.records(), key=lambda r: (r["agency"]["name"], r["year"])):
+    originals: dict[str, str] = {}
+    for rec in sorted(d.records(), key=lambda r: (r["agency"]["name"], year_key(r["year"]))):
         rec = dict(rec, measure_ids=[m["id"] for m in rec["measures"]])
         plans[rec["id"]] = rec
-        ag = agencies.setdefault(rec["agency"]["id"], {
-            "id": rec["agency"]["id"], "name": rec["agency"]["name"], "parent_id": None, "children": [],
-            "plan_ids": [], "unit_ids": []})
+        if _plain_name(rec.get("original")):
+            originals[rec["original"]] = rec["id"]
+        ag = agencies.setdefault(
+            rec["agency"]["id"],
+            {
+                "id": rec["agency"]["id"],
+                "name": rec["agency"]["name"],
+                "parent_id": None,
+                "children": [],
+                "plan_ids": [],
+                "unit_ids": [],
+            },
+        )
         ag["name_en"] = rec["agency"].get("name_en", "")
         ag["plan_ids"].append(rec["id"])
         for p in rec["basis"]:
-            programmes.setdefault(p["id"], {"id": p["id"], "name": p["name"], "name_en": p.get("name_en", ""),
-                                            "plan_ids": []})["plan_ids"].append(rec["id"])
+            programmes.setdefault(
+                p["id"], {"id": p["id"], "name": p["name"], "name_en": p.get("name_en", ""), "plan_ids": []}
+            )["plan_ids"].append(rec["id"])
         for m in rec["measures"]:
             measures[m["id"]] = m
             for u in m["unit_entities"]:
-                unit = units.setdefault(u["id"], {"id": u["id"], "name": u["name"], "agency": u["parent"],
-                                                  "agency_id": agency_by_name.get(u["parent"]), "measure_ids": []})
+                unit = units.setdefault(
+                    u["id"],
+                    {
+                        "id": u["id"],
+                        "name": u["name"],
+                        "agency": u["parent"],
+                        "agency_id": agency_by_name.get(u["parent"]),
+                        "measure_ids": [],
+                    },
+                )
                 unit["measure_ids"].append(m["id"])
             for s in m["system_entities"]:
-                systems.setdefault(s["id"], {"id": s["id"], "name": s["name"], "name_en": s.get("name_en", ""),
-                                             "type": s["type"], "type_label": SYSTEM_TYPES.get(s["type"], s["type"]),
-                                             "measure_ids": []})["measure_ids"].append(m["id"])
+                systems.setdefault(
+                    s["id"],
+                    {
+                        "id": s["id"],
+                        "name": s["name"],
+                        "name_en": s.get("name_en", ""),
+                        "type": s["type"],
+                        "type_label": SYSTEM_TYPES.get(s["type"], s["type"]),
+                        "measure_ids": [],
+                    },
+                )["measure_ids"].append(m["id"])
             for law in m["law_entities"]:
-                laws.setdefault(law["id"], {"id": law["id"], "name": law["name"], "parent": law.get("parent", ""),
-                                            "measure_ids": []})["measure_ids"].append(m["id"])
+                laws.setdefault(
+                    law["id"],
+                    {"id": law["id"], "name": law["name"], "parent": law.get("parent", ""), "measure_ids": []},
+                )["measure_ids"].append(m["id"])
             if m["framework_item"] in framework:
                 framework[m["framework_item"]]["measure_ids"].append(m["id"])
     for u in units.values():
@@ -236,16 +310,30 @@ def load_state(data_dir: str | Path, sparql_timeout: float, sparql_max_rows: int
     practice_types = {}
     for t in search.practices["types"]:
         members = [mid for mid in t["members"] if mid in measures]
-        practice_types[t["id"]] = {"id": t["id"], "label": t["label"], "alt_labels": t["alt_labels"],
-                                   "source": t.get("source", ""), "measure_ids": members}
+        practice_types[t["id"]] = {
+            "id": t["id"],
+            "label": t["label"],
+            "alt_labels": t["alt_labels"],
+            "source": t.get("source", ""),
+            "measure_ids": members,
+        }
 
     return KGState(
-        data_dir=d.path, search=search, dataset=dataset, graph=graph,
+        data_dir=d.path,
+        search=search,
+        dataset=dataset,
+        graph=graph,
         sparql=SparqlRunner(dataset, timeout=sparql_timeout, max_rows=sparql_max_rows, workers=sparql_workers),
-        plans=plans, measures=measures, agencies=agencies, agency_by_name=agency_by_name,
+        plans=plans,
+        measures=measures,
+        agencies=agencies,
+        agency_by_name=agency_by_name,
         units=dict(sorted(units.items(), key=lambda kv: (kv[1]["agency"], kv[1]["name"]))),
         systems=dict(sorted(systems.items(), key=lambda kv: (kv[1]["type"], kv[1]["name"]))),
         laws=dict(sorted(laws.items(), key=lambda kv: kv[1]["name"])),
         programmes=dict(sorted(programmes.items(), key=lambda kv: kv[1]["name"])),
-        practice_types=practice_types, framework=framework, coverage=search.coverage(),
+        practice_types=practice_types,
+        framework=framework,
+        coverage=search.coverage(),
+        originals=originals,
     )

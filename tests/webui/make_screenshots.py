@@ -19,11 +19,14 @@ OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 def _expand(page, iri: str) -> None:
     before = page.evaluate("window.kgGraph.nodes().length")
-    pos = page.evaluate("""(iri) => {
+    pos = page.evaluate(
+        """(iri) => {
         const n = window.kgGraph.getElementById(iri);
         const p = n.renderedPosition(); const box = document.getElementById('cy').getBoundingClientRect();
         return {x: box.left + p.x, y: box.top + p.y};
-    }""", iri)
+    }""",
+        iri,
+    )
     page.mouse.click(pos["x"], pos["y"])
     deadline = time.monotonic() + 10
     while page.evaluate("window.kgGraph.nodes().length") == before and time.monotonic() < deadline:

@@ -64,14 +64,17 @@ def test_every_node_type_has_a_page(client, app):
     assert len(seen) == 9
 
 
-@pytest.mark.parametrize("path, status", [
-    ("/api/graph/node", 400),
-    ("/api/graph/node?id=https://w3id.org/spkg/id/system/none", 404),
-    ("/api/graph/node?id=" + HOTLINE + "&limit=0", 400),
-    ("/api/graph/find", 400),
-    ("/api/graph/find?q=x&type=planet", 400),
-    ("/api/graph/find?q=x&limit=x", 400),
-])
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("/api/graph/node", 400),
+        ("/api/graph/node?id=https://w3id.org/spkg/id/system/none", 404),
+        ("/api/graph/node?id=" + HOTLINE + "&limit=0", 400),
+        ("/api/graph/find", 400),
+        ("/api/graph/find?q=x&type=planet", 400),
+        ("/api/graph/find?q=x&limit=x", 400),
+    ],
+)
 def test_graph_api_errors_are_json(client, path, status):
     r = client.get(path)
     assert r.status_code == status and r.is_json and r.get_json()["error"]

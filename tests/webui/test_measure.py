@@ -18,7 +18,7 @@ def test_measure_page_shows_text_provenance_owners_and_similar(client, app):
     assert m["source"]["file"] in body and f"第 {m['source']['line_start']}" in body
     assert "視察室" in body and "2018-1-4" in body
     assert 'id="similar"' in body and "其他機關的類似作法" in body
-    assert f'/plan/{m["plan_id"]}' in body
+    assert f"/plan/{m['plan_id']}" in body
 
 
 def test_measure_api_has_context_lines_around_the_passage(client, app):
@@ -42,8 +42,8 @@ def test_measure_with_systems_and_laws_links_them(client, app):
     mid = next(m["id"] for m in state(app).measures.values() if m["law_entities"] and m["system_entities"])
     body = client.get(f"/measure/{mid}").get_data(as_text=True)
     m = state(app).measures[mid]
-    assert f'/law/{m["law_entities"][0]["id"]}' in body
-    assert f'/system/{m["system_entities"][0]["id"]}' in body
+    assert f"/law/{m['law_entities'][0]['id']}" in body
+    assert f"/system/{m['system_entities'][0]['id']}" in body
 
 
 def test_markup_in_a_sample_quote_is_shown_escaped(client, app):
@@ -57,8 +57,14 @@ def test_hostile_measure_text_is_escaped_on_every_page(hostile_client):
     data = hostile_client.get("/api/search", query_string={"q": "標準作業流程 公告"}).get_json()
     ids = [r["id"] for r in data["results"]]
     assert len(ids) == 2
-    pages = [f"/measure/{mid}" for mid in ids] + ["/search?q=標準作業流程+公告", "/search?q=script", "/units",
-                                                 "/coverage", "/practices", "/sparql"]
+    pages = [f"/measure/{mid}" for mid in ids] + [
+        "/search?q=標準作業流程+公告",
+        "/search?q=script",
+        "/units",
+        "/coverage",
+        "/practices",
+        "/sparql",
+    ]
     plan = data["results"][0]["plan_id"]
     pages += [f"/plan/{plan}"]
     seen_escaped = False
@@ -69,8 +75,9 @@ def test_hostile_measure_text_is_escaped_on_every_page(hostile_client):
         assert "<script>alert" not in body and "<img src=x" not in body, path
         seen_escaped |= "&lt;script&gt;alert" in body
     assert seen_escaped
-    body = hostile_client.get(f"/measure/{ids[0]}").get_data(as_text=True) + \
-        hostile_client.get(f"/measure/{ids[1]}").get_data(as_text=True)
+    body = hostile_client.get(f"/measure/{ids[0]}").get_data(as_text=True) + hostile_client.get(
+        f"/measure/{ids[1]}"
+    ).get_data(as_text=True)
     assert "a&lt;b&amp;c" in body and "&lt;img src=x onerror=alert(1)&gt;" in body
 
 

@@ -18,8 +18,18 @@ def html(response) -> str:
 def test_index_links_every_area(client):
     body = html(client.get("/"))
     assert '<html lang="zh-Hant">' in body
-    for href in ("/search", "/agencies", "/units", "/systems", "/practices", "/coverage", "/framework", "/graph",
-                 "/sparql", "/downloads"):
+    for href in (
+        "/search",
+        "/agencies",
+        "/units",
+        "/systems",
+        "/practices",
+        "/coverage",
+        "/framework",
+        "/graph",
+        "/sparql",
+        "/downloads",
+    ):
         assert f'href="{href}"' in body
     data = client.get("/api/").get_json()
     assert data["counts"]["plans"] == 5 and data["counts"]["measures"] == 311
@@ -29,7 +39,7 @@ def test_index_links_every_area(client):
 def test_agencies_list_every_plan(client, app):
     body = html(client.get("/agencies"))
     for p in state(app).plans.values():
-        assert f'/plan/{p["id"]}' in body
+        assert f"/plan/{p['id']}" in body
     data = client.get("/api/agencies").get_json()
     assert {a["name"] for a in data["agencies"] if a["plans"]} >= {ILLEGAL_BUILDINGS, "高雄市仁武區公所"}
 
@@ -126,10 +136,21 @@ def test_law_and_programme_pages(client, app):
     assert {p["agency"] for p in data["plans"]} == {ILLEGAL_BUILDINGS, "高雄市政府勞工局博愛職業技能訓練中心"}
 
 
-@pytest.mark.parametrize("path", [
-    "/agency/nope", "/plan/nope", "/unit/nope", "/system/nope", "/practice/nope", "/framework/2099-1",
-    "/law/nope", "/programme/nope", "/measure/m-000000000000", "/no-such-page",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/agency/nope",
+        "/plan/nope",
+        "/unit/nope",
+        "/system/nope",
+        "/practice/nope",
+        "/framework/2099-1",
+        "/law/nope",
+        "/programme/nope",
+        "/measure/m-000000000000",
+        "/no-such-page",
+    ],
+)
 def test_unknown_ids_get_a_chinese_404_page(client, path):
     r = client.get(path)
     assert r.status_code == 404
@@ -146,8 +167,12 @@ def test_unknown_ids_in_the_api_get_json_404(client, path):
 
 
 def test_path_like_ids_never_reach_the_file_system(client):
-    for path in ("/plan/..%2F..%2Fetc%2Fpasswd", "/download/..%2Fstore", "/download/records",
-                 "/measure/%2Fetc%2Fpasswd"):
+    for path in (
+        "/plan/..%2F..%2Fetc%2Fpasswd",
+        "/download/..%2Fstore",
+        "/download/records",
+        "/measure/%2Fetc%2Fpasswd",
+    ):
         assert client.get(path).status_code == 404
 
 

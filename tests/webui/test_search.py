@@ -25,8 +25,23 @@ def test_api_search_returns_the_export_fields_with_score_and_links(client):
     data = client.get("/api/search", query_string={"q": TOPIC, "top_k": 5}).get_json()
     assert data["mode"] == "hybrid" and data["top_k"] == 5 and len(data["results"]) == 5
     top = data["results"][0]
-    for key in ("id", "plan", "agency", "year", "framework_item", "title", "text", "units", "systems", "source",
-                "score", "practice_types", "plan_id", "agency_id", "similar"):
+    for key in (
+        "id",
+        "plan",
+        "agency",
+        "year",
+        "framework_item",
+        "title",
+        "text",
+        "units",
+        "systems",
+        "source",
+        "score",
+        "practice_types",
+        "plan_id",
+        "agency_id",
+        "similar",
+    ):
         assert key in top
     assert any(t["id"] == "phone-courtesy" for t in top["practice_types"])
     assert len({r["agency"] for r in data["results"]}) >= 2
@@ -45,7 +60,7 @@ def test_inline_similar_practices_come_from_other_agencies(client):
 def test_every_mode_answers(client, mode):
     data = client.get("/api/search", query_string={"q": "1999", "mode": mode}).get_json()
     assert data["mode"] == mode and data["results"]
-    assert 'selected>語意' in client.get("/search", query_string={"q": "1999", "mode": "dense"}).get_data(as_text=True)
+    assert "selected>語意" in client.get("/search", query_string={"q": "1999", "mode": "dense"}).get_data(as_text=True)
 
 
 def test_facets_count_values_and_filters_narrow_the_results(client):
@@ -64,12 +79,13 @@ def test_facets_count_values_and_filters_narrow_the_results(client):
 
 def test_filters_by_year_unit_system_framework_item_and_practice_type(client, app):
     uid = unit_id(app, "查報組")
-    cases = [({"year": "2016"}, lambda r: r["year"] == 2016),
-             ({"unit": uid}, lambda r: uid in {u["id"] for u in r["units"]}),
-             ({"system": "hotline-1999"}, lambda r: "hotline-1999" in {s["id"] for s in r["systems"]}),
-             ({"framework_item": "2018-1-4"}, lambda r: r["framework_item"] == "2018-1-4"),
-             ({"practice_type": "phone-courtesy"},
-              lambda r: "phone-courtesy" in {t["id"] for t in r["practice_types"]})]
+    cases = [
+        ({"year": "2016"}, lambda r: r["year"] == 2016),
+        ({"unit": uid}, lambda r: uid in {u["id"] for u in r["units"]}),
+        ({"system": "hotline-1999"}, lambda r: "hotline-1999" in {s["id"] for s in r["systems"]}),
+        ({"framework_item": "2018-1-4"}, lambda r: r["framework_item"] == "2018-1-4"),
+        ({"practice_type": "phone-courtesy"}, lambda r: "phone-courtesy" in {t["id"] for t in r["practice_types"]}),
+    ]
     for extra, ok in cases:
         data = client.get("/api/search", query_string={"q": "服務", **extra}).get_json()
         assert data["results"], extra
@@ -112,16 +128,19 @@ def test_an_empty_query_shows_the_form_and_no_results(client):
     assert client.get("/api/search?q=").get_json()["results"] == []
 
 
-@pytest.mark.parametrize("args, word", [
-    ({"q": "x", "mode": "fuzzy"}, "搜尋模式"),
-    ({"q": "x", "top_k": "abc"}, "top_k"),
-    ({"q": "x", "top_k": "0"}, "top_k"),
-    ({"q": "x", "top_k": "101"}, "top_k"),
-    ({"q": "x", "top_k": "-5"}, "top_k"),
-    ({"q": "x", "year": "民國105"}, "年度"),
-    ({"q": "x", "year": "99999"}, "年度"),
-    ({"q": "長" * 300}, "太長"),
-])
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        ({"q": "x", "mode": "fuzzy"}, "搜尋模式"),
+        ({"q": "x", "top_k": "abc"}, "top_k"),
+        ({"q": "x", "top_k": "0"}, "top_k"),
+        ({"q": "x", "top_k": "101"}, "top_k"),
+        ({"q": "x", "top_k": "-5"}, "top_k"),
+        ({"q": "x", "year": "民國105"}, "年度"),
+        ({"q": "x", "year": "99999"}, "年度"),
+        ({"q": "長" * 300}, "太長"),
+    ],
+)
 def test_bad_parameters_are_400_with_a_message(client, args, word):
     api = client.get("/api/search", query_string=args)
     assert api.status_code == 400 and api.is_json and word in api.get_json()["error"]

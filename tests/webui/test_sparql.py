@@ -33,14 +33,17 @@ def test_literals_keep_their_language_and_datatype(client):
     assert cell["y"]["datatype"] == "http://www.w3.org/2001/XMLSchema#gYear"
 
 
-@pytest.mark.parametrize("accept, mimetype", [
-    ("text/csv", "text/csv"),
-    ("text/tab-separated-values", "text/tab-separated-values"),
-    ("application/sparql-results+json", JSON),
-    ("application/json", JSON),
-    ("*/*", JSON),
-    ("text/csv;q=0.5, application/sparql-results+json", JSON),
-])
+@pytest.mark.parametrize(
+    "accept, mimetype",
+    [
+        ("text/csv", "text/csv"),
+        ("text/tab-separated-values", "text/tab-separated-values"),
+        ("application/sparql-results+json", JSON),
+        ("application/json", JSON),
+        ("*/*", JSON),
+        ("text/csv;q=0.5, application/sparql-results+json", JSON),
+    ],
+)
 def test_accept_header_chooses_the_result_format(client, accept, mimetype):
     r = client.get("/sparql", query_string={"query": SELECT}, headers={"Accept": accept})
     assert r.status_code == 200 and r.mimetype == mimetype
@@ -54,8 +57,9 @@ def test_csv_results(client):
 
 def test_post_form_and_post_sparql_query(client):
     form = client.post("/sparql", data={"query": SELECT}, headers={"Accept": "text/csv"})
-    direct = client.post("/sparql", data=SELECT.encode("utf-8"), content_type="application/sparql-query",
-                         headers={"Accept": "text/csv"})
+    direct = client.post(
+        "/sparql", data=SELECT.encode("utf-8"), content_type="application/sparql-query", headers={"Accept": "text/csv"}
+    )
     assert form.status_code == direct.status_code == 200
     assert form.data == direct.data
     assert client.post("/sparql", data="x", content_type="text/plain").status_code == 415
@@ -75,8 +79,9 @@ def test_construct_gives_turtle_and_ask_gives_a_boolean(client):
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e["title"] for e in EXAMPLES])
 def test_every_worked_example_returns_rows(client, example):
-    r = client.get("/sparql", query_string={"query": example["query"]},
-                   headers={"Accept": "text/csv, text/turtle;q=0.9"})
+    r = client.get(
+        "/sparql", query_string={"query": example["query"]}, headers={"Accept": "text/csv, text/turtle;q=0.9"}
+    )
     assert r.status_code == 200
     text = r.get_data(as_text=True)
     if r.mimetype == "text/csv":
@@ -112,13 +117,16 @@ def test_a_client_without_a_query_gets_400(client):
     assert client.get("/sparql?query=a&query=b").status_code == 400
 
 
-@pytest.mark.parametrize("send", [
-    lambda c: c.get("/sparql", query_string={"query": "INSERT DATA { <urn:a> <urn:b> <urn:c> }"}),
-    lambda c: c.get("/sparql", query_string={"query": "PREFIX x: <urn:x>\nDELETE WHERE { ?s ?p ?o }"}),
-    lambda c: c.post("/sparql", data={"update": "CLEAR ALL"}),
-    lambda c: c.post("/sparql", data=b"DROP ALL", content_type="application/sparql-update"),
-    lambda c: c.post("/sparql", data={"query": "# comment\nLOAD <http://example.org/x>"}),
-])
+@pytest.mark.parametrize(
+    "send",
+    [
+        lambda c: c.get("/sparql", query_string={"query": "INSERT DATA { <urn:a> <urn:b> <urn:c> }"}),
+        lambda c: c.get("/sparql", query_string={"query": "PREFIX x: <urn:x>\nDELETE WHERE { ?s ?p ?o }"}),
+        lambda c: c.post("/sparql", data={"update": "CLEAR ALL"}),
+        lambda c: c.post("/sparql", data=b"DROP ALL", content_type="application/sparql-update"),
+        lambda c: c.post("/sparql", data={"query": "# comment\nLOAD <http://example.org/x>"}),
+    ],
+)
 def test_updates_are_refused_with_400_and_a_clear_message(client, send):
     r = send(client)
     assert r.status_code == 400

@@ -10,8 +10,10 @@ from webui.text import highlight, query_terms
 def test_chinese_queries_also_mark_their_character_pairs():
     terms = query_terms("電話禮貌測試")
     assert terms[0] == "電話禮貌測試" and {"電話", "禮貌", "測試"} <= set(terms)
-    assert str(highlight("辦理電話服務品質及禮貌測試", "電話禮貌測試")) == \
-        "辦理<mark>電話</mark>服務品質及<mark>禮貌測試</mark>"
+    assert (
+        str(highlight("辦理電話服務品質及禮貌測試", "電話禮貌測試"))
+        == "辦理<mark>電話</mark>服務品質及<mark>禮貌測試</mark>"
+    )
 
 
 def test_markup_in_the_text_is_escaped_and_terms_inside_entities_are_not_marked():

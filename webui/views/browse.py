@@ -8,8 +8,10 @@ from collections.abc import Callable
 from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
-from webui.state import KGState, get_state
+from webui.provenance import finding_text, format_label, parse_place, place_label
+from webui.state import KGState, get_state, year_key
 from webui.views.common import count_by, lookup, measure_summary, page_route, respond
+from webui.views.originals import original_url
 
 bp = Blueprint("browse", __name__)
 
@@ -30,11 +32,19 @@ def _by_plan(state: KGState, ids: list[str]) -> list[dict]:
     groups: dict[str, dict] = {}
     for s in _summaries(state, ids):
         plan = state.plans[s["plan_id"]]
-        g = groups.setdefault(plan["id"], {"id": plan["id"], "title": plan["title"], "year": plan["year"],
-                                           "agency": plan["agency"]["name"], "agency_id": plan["agency"]["id"],
-                                           "measures": []})
+        g = groups.setdefault(
+            plan["id"],
+            {
+                "id": plan["id"],
+                "title": plan["title"],
+                "year": plan["year"],
+                "agency": plan["agency"]["name"],
+                "agency_id": plan["agency"]["id"],
+                "measures": [],
+            },
+        )
         g["measures"].append(s)
-    return sorted(groups.values(), key=lambda g: (g["year"], g["agency"]))
+    return sorted(groups.values(), key=lambda g: (year_key(g["year"]), g["agency"]))
 
 
 def _agency_counts(summaries: list[dict]) -> list[dict]:
@@ -47,6 +57,7 @@ def _agency_counts(summaries: list[dict]) -> list[dict]:
 
 # ----- agencies and plans -----
 
+
 @page_route(bp, "/agencies", "agencies")
 def agencies() -> ResponseReturnValue:
     state = get_state()
@@ -54,11 +65,23 @@ def agencies() -> ResponseReturnValue:
     def build() -> dict:
         rows = []
         for a in sorted(state.agencies.values(), key=lambda a: a["name"]):
-            rows.append({"id": a["id"], "name": a["name"],
-                         "parent": state.agencies[a["parent_id"]]["name"] if a["parent_id"] else None,
-                         "plans": [{"id": p, "title": state.plans[p]["title"], "year": state.plans[p]["year"],
-                                    "measures": len(state.plans[p]["measure_ids"])} for p in a["plan_ids"]],
-                         "units": len(a["unit_ids"])})
+            rows.append(
+                {
+                    "id": a["id"],
+                    "name": a["name"],
+                    "parent": state.agencies[a["parent_id"]]["name"] if a["parent_id"] else None,
+                    "plans": [
+                        {
+                            "id": p,
+                            "title": state.plans[p]["title"],
+                            "year": state.plans[p]["year"],
+                            "measures": len(state.plans[p]["measure_ids"]),
+                        }
+                        for p in a["plan_ids"]
+                    ],
+                    "units": len(a["unit_ids"]),
+                }
+            )
         return {"agencies": rows}
 
     return respond("agencies.html", _cached(state, ("agencies",), build))
@@ -74,14 +97,25 @@ def agency(aid: str) -> ResponseReturnValue:
         summaries = _summaries(state, ids)
         parent = state.agencies.get(a["parent_id"] or "")
         return {
-            "id": a["id"], "name": a["name"], "name_en": a.get("name_en", ""),
+            "id": a["id"],
+            "name": a["name"],
+            "name_en": a.get("name_en", ""),
             "parent": {"id": parent["id"], "name": parent["name"]} if parent else None,
             "children": [{"id": c, "name": state.agencies[c]["name"]} for c in sorted(a["children"])],
-            "plans": [{"id": p, "title": state.plans[p]["title"], "year": state.plans[p]["year"],
-                       "year_roc": state.plans[p]["year_roc"], "measures": len(state.plans[p]["measure_ids"])}
-                      for p in a["plan_ids"]],
-            "units": [{"id": u, "name": state.units[u]["name"], "measures": len(state.units[u]["measure_ids"])}
-                      for u in a["unit_ids"]],
+            "plans": [
+                {
+                    "id": p,
+                    "title": state.plans[p]["title"],
+                    "year": state.plans[p]["year"],
+                    "year_roc": state.plans[p]["year_roc"],
+                    "measures": len(state.plans[p]["measure_ids"]),
+                }
+                for p in a["plan_ids"]
+            ],
+            "units": [
+                {"id": u, "name": state.units[u]["name"], "measures": len(state.units[u]["measure_ids"])}
+                for u in a["unit_ids"]
+            ],
             "practice_types": count_by(summaries, "practice_types", "name"),
             "systems": count_by(summaries, "systems", "name"),
             "graph_id": state.graph.iri_for("agency", a["id"]),
@@ -100,45 +134,114 @@ def plan(pid: str) -> ResponseReturnValue:
         measures = [state.measures[mid] for mid in rec["measure_ids"]]
         tree = []
         for d in rec["dimensions"]:
-            node = {"id": d["id"], "label": d["label"], "framework_item": d["framework_item"],
-                    "measures": [summaries[m["id"]] for m in measures
-                                 if m["dimension_id"] == d["id"] and not m["item_id"]],
-                    "items": []}
+            node = {
+                "id": d["id"],
+                "label": d["label"],
+                "framework_item": d["framework_item"],
+                "measures": [summaries[m["id"]] for m in measures if m["dimension_id"] == d["id"] and not m["item_id"]],
+                "items": [],
+            }
             for i in rec["items"]:
                 if i["dimension"] == d["id"]:
-                    node["items"].append({"id": i["id"], "label": i["label"], "framework_item": i["framework_item"],
-                                          "measures": [summaries[m["id"]] for m in measures
-                                                       if m["item_id"] == i["id"]]})
+                    node["items"].append(
+                        {
+                            "id": i["id"],
+                            "label": i["label"],
+                            "framework_item": i["framework_item"],
+                            "measures": [summaries[m["id"]] for m in measures if m["item_id"] == i["id"]],
+                        }
+                    )
             tree.append(node)
         placed = {s["id"] for d in tree for s in d["measures"] + [x for i in d["items"] for x in i["measures"]]}
         loose = [summaries[mid] for mid in rec["measure_ids"] if mid not in placed]
         if loose:  # measures the parser could not put under a heading stay visible
-            tree.append({"id": None, "label": "（未歸入執行要項）", "framework_item": None, "measures": loose,
-                         "items": []})
+            tree.append(
+                {"id": None, "label": "（未歸入執行要項）", "framework_item": None, "measures": loose, "items": []}
+            )
         parent = rec.get("parent_agency")
         return {
-            "id": rec["id"], "title": rec["title"], "year": rec["year"], "year_roc": rec["year_roc"],
+            "id": rec["id"],
+            "title": rec["title"],
+            "year": rec["year"],
+            "year_roc": rec["year_roc"],
             "agency": {"id": rec["agency"]["id"], "name": rec["agency"]["name"]},
             "parent_agency": {"id": parent["id"], "name": parent["name"]} if parent else None,
-            "doc_no": rec.get("doc_no"), "issued_date": rec.get("issued_date"), "file": rec["file"],
+            "doc_no": rec.get("doc_no"),
+            "issued_date": rec.get("issued_date"),
+            "file": rec["file"],
             "framework_version": rec["framework_version"],
             "basis": [{"id": b["id"], "name": b["name"]} for b in rec["basis"]],
-            "goals": rec["goals"], "target_units": rec["target_units"],
+            "goals": rec["goals"],
+            "target_units": rec["target_units"],
             "measure_count": len(rec["measure_ids"]),
             "tree": tree,
+            "format": rec.get("format"),
+            "format_label": format_label(rec.get("format")),
+            "ocr": bool(rec.get("ocr")),
+            "pages": rec.get("pages"),
+            "original": original_url(state, rec),
+            "findings": _findings(state, rec, measures),
             "graph_id": state.graph.iri_for("plan", rec["id"]),
         }
 
     return respond("plan.html", _cached(state, ("plan", pid), build))
 
 
+def _findings(state: KGState, rec: dict, measures: list[dict]) -> list[dict]:
+    """What looked odd when the plan was read, each with its place in words and the measure printed there."""
+    out = []
+    for f in rec.get("findings") or []:
+        place = parse_place(f["where"], rec["file"])
+        m = _measure_at(measures, f["where"], place)
+        out.append(
+            {
+                "where": f["where"],
+                "what": f["what"],
+                "place": place_label(place, rec.get("format")) or f["where"],
+                "text": finding_text(f["what"]),
+                "measure_id": m["id"] if m else None,
+                "original": original_url(state, rec, place.get("page")) if place.get("page") else None,
+            }
+        )
+    return out
+
+
+def _measure_at(measures: list[dict], where: str, place: dict[str, int]) -> dict | None:
+    """The measure printed at a finding's place: the same cell or row of a table, or the lines of a text plan."""
+    for m in measures:
+        src = m["source"]
+        if src.get("where") == where:
+            return m
+    for m in measures:
+        src = m["source"]
+        if "row" in place and (src.get("table"), src.get("row"), src.get("page")) == (
+            place.get("table"),
+            place["row"],
+            place.get("page"),
+        ):
+            return m
+        if "row" not in place and "line" in place and src.get("line_start") is not None:
+            if src["line_start"] <= place["line"] <= (src.get("line_end") or src["line_start"]):
+                return m
+    return None
+
+
 # ----- units and systems -----
+
 
 @page_route(bp, "/units", "units")
 def units() -> ResponseReturnValue:
     state = get_state()
-    rows = [{"id": u["id"], "name": u["name"], "agency": u["agency"], "agency_id": u["agency_id"],
-             "measures": len(u["measure_ids"])} for u in state.units.values()]
+    rows = [
+        {
+            "id": u["id"],
+            "name": u["name"],
+            "agency": u["agency"],
+            "agency_id": u["agency_id"],
+            "measures": len(u["measure_ids"]),
+        }
+        for u in state.units.values()
+    ]
     return respond("units.html", {"units": rows})
 
 
@@ -150,7 +253,10 @@ def unit(uid: str) -> ResponseReturnValue:
     def build() -> dict:
         summaries = _summaries(state, u["measure_ids"])
         return {
-            "id": u["id"], "name": u["name"], "agency": u["agency"], "agency_id": u["agency_id"],
+            "id": u["id"],
+            "name": u["name"],
+            "agency": u["agency"],
+            "agency_id": u["agency_id"],
             "measure_count": len(u["measure_ids"]),
             "plans": _by_plan(state, u["measure_ids"]),
             "systems": count_by(summaries, "systems", "name"),
@@ -164,9 +270,17 @@ def unit(uid: str) -> ResponseReturnValue:
 @page_route(bp, "/systems", "systems")
 def systems() -> ResponseReturnValue:
     state = get_state()
-    rows = [{"id": s["id"], "name": s["name"], "type": s["type"], "type_label": s["type_label"],
-             "measures": len(s["measure_ids"]),
-             "agencies": len({state.measures[m]["agency"] for m in s["measure_ids"]})} for s in state.systems.values()]
+    rows = [
+        {
+            "id": s["id"],
+            "name": s["name"],
+            "type": s["type"],
+            "type_label": s["type_label"],
+            "measures": len(s["measure_ids"]),
+            "agencies": len({state.measures[m]["agency"] for m in s["measure_ids"]}),
+        }
+        for s in state.systems.values()
+    ]
     return respond("systems.html", {"systems": rows})
 
 
@@ -183,8 +297,12 @@ def system(sid: str) -> ResponseReturnValue:
                 e = owners.setdefault(u["id"], {"id": u["id"], "name": u["name"], "agency": u["parent"], "count": 0})
                 e["count"] += 1
         return {
-            "id": s["id"], "name": s["name"], "name_en": s["name_en"], "type": s["type"],
-            "type_label": s["type_label"], "measure_count": len(summaries),
+            "id": s["id"],
+            "name": s["name"],
+            "name_en": s["name_en"],
+            "type": s["type"],
+            "type_label": s["type_label"],
+            "measure_count": len(summaries),
             "agencies": _agency_counts(summaries),
             "units": sorted(owners.values(), key=lambda e: (-e["count"], e["name"])),
             "plans": _by_plan(state, s["measure_ids"]),
@@ -196,14 +314,23 @@ def system(sid: str) -> ResponseReturnValue:
 
 # ----- practice types and coverage -----
 
+
 @page_route(bp, "/practices", "practices")
 def practices() -> ResponseReturnValue:
     state = get_state()
     rows = []
     for t in state.practice_types.values():
         agencies = {state.measures[m]["agency"] for m in t["measure_ids"]}
-        rows.append({"id": t["id"], "label": t["label"], "alt_labels": t["alt_labels"], "source": t["source"],
-                     "measures": len(t["measure_ids"]), "agencies": len(agencies)})
+        rows.append(
+            {
+                "id": t["id"],
+                "label": t["label"],
+                "alt_labels": t["alt_labels"],
+                "source": t["source"],
+                "measures": len(t["measure_ids"]),
+                "agencies": len(agencies),
+            }
+        )
     rows.sort(key=lambda r: (-r["measures"], r["label"]))
     return respond("practices.html", {"types": [r for r in rows if r["measures"]]})
 
@@ -220,11 +347,15 @@ def practice(tid: str) -> ResponseReturnValue:
             g = groups.setdefault(s["agency_id"], {"id": s["agency_id"], "name": s["agency"], "measures": []})
             g["measures"].append(s)
         return {
-            "id": t["id"], "label": t["label"], "alt_labels": t["alt_labels"], "source": t["source"],
+            "id": t["id"],
+            "label": t["label"],
+            "alt_labels": t["alt_labels"],
+            "source": t["source"],
             "measure_count": len(summaries),
             "agencies": sorted(groups.values(), key=lambda g: (-len(g["measures"]), g["name"])),
-            "missing_agencies": sorted(a["name"] for a in state.agencies.values()
-                                       if a["plan_ids"] and a["id"] not in groups),
+            "missing_agencies": sorted(
+                a["name"] for a in state.agencies.values() if a["plan_ids"] and a["id"] not in groups
+            ),
             "graph_id": state.graph.iri_for("practice", t["id"]),
         }
 
@@ -244,18 +375,36 @@ def coverage() -> ResponseReturnValue:
         agencies = [{"id": state.agency_id(a), "name": a} for a in cov["agencies"]]
         rows = []
         for t in cov["types"]:
-            cells = [{"agency": a["name"], "agency_id": a["id"], "count": t["agencies"][a["name"]],
-                      "band": _band(t["agencies"][a["name"]])} for a in agencies]
-            rows.append({"id": t["id"], "label": t["label"], "size": t["size"],
-                         "agencies_doing": sum(1 for c in cells if c["count"]), "cells": cells})
-        return {"agencies": agencies, "types": rows,
-                "bands": [{"band": i, "label": label} for i, (_, label) in enumerate(HEAT_BANDS)],
-                "note": "每項措施以其主要實務類型計一次"}
+            cells = [
+                {
+                    "agency": a["name"],
+                    "agency_id": a["id"],
+                    "count": t["agencies"][a["name"]],
+                    "band": _band(t["agencies"][a["name"]]),
+                }
+                for a in agencies
+            ]
+            rows.append(
+                {
+                    "id": t["id"],
+                    "label": t["label"],
+                    "size": t["size"],
+                    "agencies_doing": sum(1 for c in cells if c["count"]),
+                    "cells": cells,
+                }
+            )
+        return {
+            "agencies": agencies,
+            "types": rows,
+            "bands": [{"band": i, "label": label} for i, (_, label) in enumerate(HEAT_BANDS)],
+            "note": "每項措施以其主要實務類型計一次",
+        }
 
     return respond("coverage.html", _cached(state, ("coverage",), build))
 
 
 # ----- the city framework -----
+
 
 def _concept_ref(state: KGState, notation: str) -> dict:
     c = state.framework[notation]
@@ -279,14 +428,22 @@ def framework() -> ResponseReturnValue:
             for c in state.framework.values():
                 if c["version"] != version or c["broader"]:
                     continue
-                tops.append(dict(_concept_ref(state, c["notation"]), measures=len(_all_measures(state, c["notation"])),
-                                 close_match=[_concept_ref(state, n) for n in c["close_match"]],
-                                 items=[dict(_concept_ref(state, n), measures=len(_all_measures(state, n)),
-                                             close_match=[_concept_ref(state, x)
-                                                          for x in state.framework[n]["close_match"]],
-                                             related_match=[_concept_ref(state, x)
-                                                            for x in state.framework[n]["related_match"]])
-                                        for n in c["narrower"]]))
+                tops.append(
+                    dict(
+                        _concept_ref(state, c["notation"]),
+                        measures=len(_all_measures(state, c["notation"])),
+                        close_match=[_concept_ref(state, n) for n in c["close_match"]],
+                        items=[
+                            dict(
+                                _concept_ref(state, n),
+                                measures=len(_all_measures(state, n)),
+                                close_match=[_concept_ref(state, x) for x in state.framework[n]["close_match"]],
+                                related_match=[_concept_ref(state, x) for x in state.framework[n]["related_match"]],
+                            )
+                            for n in c["narrower"]
+                        ],
+                    )
+                )
             versions.append({"version": version, "top": tops})
         return {"versions": versions}
 
@@ -300,20 +457,26 @@ def framework_item(notation: str) -> ResponseReturnValue:
 
     def build() -> dict:
         ids = _all_measures(state, notation)
-        by_year: dict[int, list[dict]] = {}
+        by_year: dict[int | None, list[dict]] = {}
         for s in _summaries(state, ids):
             by_year.setdefault(s["year"], []).append(s)
         return {
-            "notation": notation, "iri": c["iri"], "version": c["version"], "label": c["label"],
-            "label_en": c["label_en"], "alt_labels": c["alt_labels"],
+            "notation": notation,
+            "iri": c["iri"],
+            "version": c["version"],
+            "label": c["label"],
+            "label_en": c["label_en"],
+            "alt_labels": c["alt_labels"],
             "broader": _concept_ref(state, c["broader"]) if c["broader"] else None,
             "narrower": [dict(_concept_ref(state, n), measures=len(_all_measures(state, n))) for n in c["narrower"]],
-            "close_match": [dict(_concept_ref(state, n), measures=len(_all_measures(state, n)))
-                            for n in c["close_match"]],
-            "related_match": [dict(_concept_ref(state, n), measures=len(_all_measures(state, n)))
-                              for n in c["related_match"]],
+            "close_match": [
+                dict(_concept_ref(state, n), measures=len(_all_measures(state, n))) for n in c["close_match"]
+            ],
+            "related_match": [
+                dict(_concept_ref(state, n), measures=len(_all_measures(state, n))) for n in c["related_match"]
+            ],
             "measure_count": len(ids),
-            "years": [{"year": y, "measures": ms} for y, ms in sorted(by_year.items())],
+            "years": [{"year": y, "measures": ms} for y, ms in sorted(by_year.items(), key=lambda kv: year_key(kv[0]))],
             "graph_id": state.graph.iri_for("framework", notation),
         }
 
@@ -322,23 +485,43 @@ def framework_item(notation: str) -> ResponseReturnValue:
 
 # ----- laws and programmes -----
 
+
 @page_route(bp, "/law/<lid>", "law")
 def law(lid: str) -> ResponseReturnValue:
     state = get_state()
     x = lookup(state.laws, lid, "法規")
-    return respond("law.html", {"id": x["id"], "name": x["name"], "parent": x["parent"],
-                                "plans": _by_plan(state, x["measure_ids"]),
-                                "graph_id": state.graph.iri_for("law", x["id"])})
+    return respond(
+        "law.html",
+        {
+            "id": x["id"],
+            "name": x["name"],
+            "parent": x["parent"],
+            "plans": _by_plan(state, x["measure_ids"]),
+            "graph_id": state.graph.iri_for("law", x["id"]),
+        },
+    )
 
 
 @page_route(bp, "/programme/<pid>", "programme")
 def programme(pid: str) -> ResponseReturnValue:
     state = get_state()
     p = lookup(state.programmes, pid, "上位方案")
-    return respond("programme.html", {
-        "id": p["id"], "name": p["name"], "name_en": p["name_en"],
-        "plans": [{"id": k, "title": state.plans[k]["title"], "year": state.plans[k]["year"],
-                   "agency": state.plans[k]["agency"]["name"], "agency_id": state.plans[k]["agency"]["id"]}
-                  for k in sorted(p["plan_ids"], key=lambda k: state.plans[k]["year"])],
-        "graph_id": state.graph.iri_for("programme", p["id"]),
-    })
+    return respond(
+        "programme.html",
+        {
+            "id": p["id"],
+            "name": p["name"],
+            "name_en": p["name_en"],
+            "plans": [
+                {
+                    "id": k,
+                    "title": state.plans[k]["title"],
+                    "year": state.plans[k]["year"],
+                    "agency": state.plans[k]["agency"]["name"],
+                    "agency_id": state.plans[k]["agency"]["id"],
+                }
+                for k in sorted(p["plan_ids"], key=lambda k: year_key(state.plans[k]["year"]))
+            ],
+            "graph_id": state.graph.iri_for("programme", p["id"]),
+        },
+    )

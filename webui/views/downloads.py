@@ -30,23 +30,42 @@ DOWNLOADS: dict[str, Download] = {
     "graph.ttl": Download("知識圖譜（Turtle）", "text/turtle; charset=utf-8", lambda s: s.export_bytes("ttl")),
     "graph.jsonld": Download("知識圖譜（JSON-LD）", "application/ld+json", lambda s: s.export_bytes("jsonld")),
     "measures.csv": Download("全部措施（CSV）", "text/csv; charset=utf-8", lambda s: s.export_bytes("csv")),
-    "measures.jsonl": Download("全部措施（JSON Lines）", "application/jsonl; charset=utf-8",
-                               lambda s: s.export_bytes("jsonl")),
-    "ontology.ttl": Download("本體（OWL，Turtle）", "text/turtle; charset=utf-8",
-                             lambda s: s.download("ontology", lambda: resource_text(ONTOLOGY).encode("utf-8"))),
-    "framework.ttl": Download("執行要項框架（SKOS，Turtle）", "text/turtle; charset=utf-8",
-                              lambda s: s.download("framework", lambda: resource_text(FRAMEWORK).encode("utf-8"))),
-    "practices.json": Download("實務類型（JSON）", "application/json",
-                               lambda s: s.download("practices", lambda: json.dumps(
-                                   s.search.practices, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8"))),
+    "measures.jsonl": Download(
+        "全部措施（JSON Lines）", "application/jsonl; charset=utf-8", lambda s: s.export_bytes("jsonl")
+    ),
+    "ontology.ttl": Download(
+        "本體（OWL，Turtle）",
+        "text/turtle; charset=utf-8",
+        lambda s: s.download("ontology", lambda: resource_text(ONTOLOGY).encode("utf-8")),
+    ),
+    "framework.ttl": Download(
+        "執行要項框架（SKOS，Turtle）",
+        "text/turtle; charset=utf-8",
+        lambda s: s.download("framework", lambda: resource_text(FRAMEWORK).encode("utf-8")),
+    ),
+    "practices.json": Download(
+        "實務類型（JSON）",
+        "application/json",
+        lambda s: s.download(
+            "practices",
+            lambda: json.dumps(s.search.practices, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8"),
+        ),
+    ),
 }
 
 
 @bp.get("/downloads", endpoint="downloads")
 @bp.get("/api/downloads", endpoint="downloads_api")
 def listing() -> ResponseReturnValue:
-    files = [{"name": name, "title": d.title, "media_type": d.media_type.split(";")[0],
-              "url": url_for("downloads.file", name=name)} for name, d in DOWNLOADS.items()]
+    files = [
+        {
+            "name": name,
+            "title": d.title,
+            "media_type": d.media_type.split(";")[0],
+            "url": url_for("downloads.file", name=name),
+        }
+        for name, d in DOWNLOADS.items()
+    ]
     return respond("downloads.html", {"files": files})
 
 
@@ -61,5 +80,4 @@ def file(name: str) -> ResponseReturnValue:
     except OSError:
         # kg.export opens the on-disk store, which one process at a time may hold (e.g. a running 'kg sparql').
         abort(503, description="圖譜資料庫正被其他程式使用，請稍後再試")
-    return Response(body, content_type=d.media_type,
-                    headers={"Content-Disposition": f"attachment; filename={name}"})
+    return Response(body, content_type=d.media_type, headers={"Content-Disposition": f"attachment; filename={name}"})

@@ -13,9 +13,14 @@ bp = Blueprint("graph", __name__)
 
 # The page each node type opens, with the name of the URL argument that takes the node's key.
 PAGES = {
-    "plan": ("browse.plan", "pid"), "agency": ("browse.agency", "aid"), "unit": ("browse.unit", "uid"),
-    "measure": ("measures.measure", "mid"), "system": ("browse.system", "sid"), "practice": ("browse.practice", "tid"),
-    "framework": ("browse.framework_item", "notation"), "law": ("browse.law", "lid"),
+    "plan": ("browse.plan", "pid"),
+    "agency": ("browse.agency", "aid"),
+    "unit": ("browse.unit", "uid"),
+    "measure": ("measures.measure", "mid"),
+    "system": ("browse.system", "sid"),
+    "practice": ("browse.practice", "tid"),
+    "framework": ("browse.framework_item", "notation"),
+    "law": ("browse.law", "lid"),
     "programme": ("browse.programme", "pid"),
 }
 

@@ -9,15 +9,22 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from kg.records import CSV_FIELDS, csv_row
-from webui.params import MODES, get_int, get_mode, get_query, get_strings, get_years
+from webui.params import MODES, YEAR_UNKNOWN, get_int, get_mode, get_query, get_strings, get_years
+from webui.provenance import source_place
 from webui.state import KGState, get_state
 from webui.text import highlight
 from webui.views.common import is_api_request, page_route
 
 bp = Blueprint("search", __name__)
 
-FACETS = {"agency": "機關", "year": "年度", "framework_item": "框架項目", "unit": "單位", "system": "系統",
-          "practice_type": "實務類型"}
+FACETS = {
+    "agency": "機關",
+    "year": "年度",
+    "framework_item": "框架項目",
+    "unit": "單位",
+    "system": "系統",
+    "practice_type": "實務類型",
+}
 # Facet counts are taken over this many best matches: enough to show where a topic lives across agencies,
 # small enough that every count stays relevant to the query.
 FACET_POOL = 100
@@ -34,15 +41,26 @@ def _params() -> tuple[str, str, int, dict[str, list]]:
 
 def _run(state: KGState, q: str, mode: str, k: int, filters: dict[str, list]) -> list[dict]:
     key = ("search", q, mode, k, tuple((f, tuple(v)) for f, v in sorted(filters.items())))
-    return state.cache.get(key, lambda: state.search.search(q, k=k, mode=mode,
-                                                             **{f: v for f, v in filters.items() if v}))
+    return state.cache.get(key, lambda: _search(state, q, mode, k, filters))
+
+
+def _search(state: KGState, q: str, mode: str, k: int, filters: dict[str, list]) -> list[dict]:
+    years = filters.get("year") or []
+    if YEAR_UNKNOWN not in years:
+        return state.search.search(q, k=k, mode=mode, **{f: v for f, v in filters.items() if v})
+    # The index filters by a year, and a plan without one has none to filter by: rank every match of the other
+    # filters, then keep the undated ones (and those of any year also chosen).
+    others = {f: v for f, v in filters.items() if v and f != "year"}
+    dated = {y for y in years if y != YEAR_UNKNOWN}
+    hits = state.search.search(q, k=max(len(state.search.measures), 1), mode=mode, **others)
+    return [h for h in hits if h["year"] is None or h["year"] in dated][:k]
 
 
 def _values(state: KGState, hit: dict, facet: str) -> list[str]:
     if facet == "agency":
         return [hit["agency"]]
     if facet == "year":
-        return [str(hit["year"])]
+        return [str(hit["year"]) if hit["year"] is not None else YEAR_UNKNOWN]
     if facet == "framework_item":
         return [hit["framework_item"]] if hit["framework_item"] else []
     if facet == "unit":
@@ -63,6 +81,8 @@ def _label(state: KGState, facet: str, value: str) -> str:
     if facet == "framework_item":
         c = state.framework.get(value)
         return f"{value} {c['label']}" if c else value
+    if facet == "year" and value == YEAR_UNKNOWN:
+        return "未載明"
     return value
 
 
@@ -82,8 +102,10 @@ def _facets(state: KGState, q: str, mode: str, filters: dict[str, list]) -> dict
         selected = [str(v) for v in filters[facet]]
         for v in selected:
             counts.setdefault(v, 0)
-        entries = [{"value": v, "label": _label(state, facet, v), "count": n, "selected": v in selected}
-                   for v, n in counts.items()]
+        entries = [
+            {"value": v, "label": _label(state, facet, v), "count": n, "selected": v in selected}
+            for v, n in counts.items()
+        ]
         entries.sort(key=lambda e: (not e["selected"], -e["count"], e["label"]))
         out[facet] = entries
     return out
@@ -92,8 +114,14 @@ def _facets(state: KGState, q: str, mode: str, filters: dict[str, list]) -> dict
 def _result(state: KGState, hit: dict) -> dict:
     m = state.measures[hit["id"]]
     similar = [
-        {"id": s["id"], "agency": s["agency"], "year": s["year"], "title": s["title"], "text": s["text"],
-         "score": s["score"]}
+        {
+            "id": s["id"],
+            "agency": s["agency"],
+            "year": s["year"],
+            "title": s["title"],
+            "text": s["text"],
+            "score": s["score"],
+        }
         for s in state.similar(hit["id"], k=5)[:SIMILAR_INLINE]
     ]
     return dict(hit, plan_id=m["plan_id"], agency_id=state.plans[m["plan_id"]]["agency"]["id"], similar=similar)
@@ -145,14 +173,22 @@ def search() -> ResponseReturnValue:
             e["url"] = url_for("search.search", **_link_args(data, facet, e["value"]))
     view = []
     for r in data["results"]:
-        view.append(dict(r, title_html=highlight(r["title"], data["query"]),
-                         text_html=highlight(r["text"], data["query"])))
+        view.append(
+            dict(r, title_html=highlight(r["title"], data["query"]), text_html=highlight(r["text"], data["query"]))
+        )
     return render_template(
-        "search.html", data=data, view=view, modes=MODES, facet_names=FACETS,
+        "search.html",
+        data=data,
+        view=view,
+        modes=MODES,
+        facet_names=FACETS,
         csv_url=url_for("search.search_csv", **_link_args(data)),
         json_url=url_for("search.search_api", **_link_args(data)),
-        selected=[(f, v, _label(state, f, str(v)), url_for("search.search", **_link_args(data, f, str(v))))
-                  for f, values in data["filters"].items() for v in values],
+        selected=[
+            (f, v, _label(state, f, str(v)), url_for("search.search", **_link_args(data, f, str(v))))
+            for f, values in data["filters"].items()
+            for v in values
+        ],
     )
 
 
@@ -163,10 +199,14 @@ def search_csv() -> Response:
     buf = io.StringIO()
     buf.write("\ufeff")  # a BOM so that Excel, which planners open CSV files with, reads the Chinese as UTF-8
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(["rank", "score", *CSV_FIELDS, "practice_types", "url"])
+    # line_start and line_end are empty for plans read from PDF, Word and other files; place says where then
+    w.writerow(["rank", "score", *CSV_FIELDS, "practice_types", "url", "place"])
     for i, r in enumerate(data["results"], 1):
         types = "、".join(t["name"] for t in r["practice_types"])
         url = url_for("measures.measure", mid=r["id"], _external=True)
-        w.writerow([_cell(x) for x in [i, r["score"], *csv_row(r), types, url]])
-    return Response(buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=search-results.csv"})
+        m = state.measures[r["id"]]
+        place = source_place(m["source"], state.plans[m["plan_id"]].get("format"))
+        w.writerow([_cell(x) for x in [i, r["score"], *csv_row(r), types, url, place]])
+    return Response(
+        buf.getvalue(), mimetype="text/csv", headers={"Content-Disposition": "attachment; filename=search-results.csv"}
+    )

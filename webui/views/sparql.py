@@ -16,8 +16,15 @@ bp = Blueprint("sparql", __name__)
 
 RESULTS_JSON = "application/sparql-results+json"
 # Result media types by the short names of the optional `format` parameter (handy for links; Accept is the rule).
-FORMATS = {"json": RESULTS_JSON, "csv": "text/csv", "tsv": "text/tab-separated-values", "ttl": "text/turtle",
-           "jsonld": "application/ld+json", "nt": "application/n-triples", "html": "text/html"}
+FORMATS = {
+    "json": RESULTS_JSON,
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
+    "ttl": "text/turtle",
+    "jsonld": "application/ld+json",
+    "nt": "application/n-triples",
+    "html": "text/html",
+}
 TABLE_TYPES = [RESULTS_JSON, "application/json", "text/csv", "text/tab-separated-values", "text/html"]
 GRAPH_TYPES = ["text/turtle", "application/ld+json", "application/n-triples", "text/html"]
 
@@ -32,7 +39,8 @@ PREFIX dcterms: <http://purl.org/dc/terms/>
 EXAMPLES = [
     {
         "title": "哪些單位主辦使用 1999 專線的措施",
-        "query": _PREFIXES + """
+        "query": _PREFIXES
+        + """
 SELECT ?unitName ?agencyName (COUNT(DISTINCT ?measure) AS ?measures) WHERE {
   ?system skos:prefLabel ?systemName .
   FILTER(str(?systemName) = "1999專線")
@@ -48,7 +56,8 @@ ORDER BY DESC(?measures) ?unitName""",
     },
     {
         "title": "各機關在每個框架項目下的措施數",
-        "query": _PREFIXES + """
+        "query": _PREFIXES
+        + """
 SELECT ?agencyName ?notation ?itemLabel (COUNT(DISTINCT ?measure) AS ?measures) WHERE {
   ?plan sp:measure ?measure ;
         sp:agency ?agency .
@@ -64,14 +73,15 @@ ORDER BY ?notation ?agencyName""",
     },
     {
         "title": "依據「政府服務躍升方案」訂定的計畫",
-        "query": _PREFIXES + """
+        "query": _PREFIXES
+        + """
 SELECT DISTINCT ?plan ?title ?agencyName ?year WHERE {
   ?programme skos:prefLabel ?programmeName .
   FILTER(str(?programmeName) = "政府服務躍升方案")
   ?plan sp:basedOn ?programme ;
         dcterms:title ?title ;
-        sp:year ?year ;
         sp:agency ?agency .
+  OPTIONAL { ?plan sp:year ?year }  # a plan whose title states no year has none
   ?agency skos:prefLabel ?agencyName .
   FILTER(langMatches(lang(?agencyName), "zh-Hant"))
 }
@@ -79,7 +89,8 @@ ORDER BY ?year""",
     },
     {
         "title": "查報組主辦的措施（CONSTRUCT，回傳 Turtle）",
-        "query": _PREFIXES + """
+        "query": _PREFIXES
+        + """
 CONSTRUCT {
   ?measure sp:ownedBy ?unit ;
            sp:text ?text .
@@ -117,14 +128,17 @@ def _read_query() -> str | None:
                 raise Refused(400, "請只用一種方式傳送查詢（請求本文或 query 參數擇一）")
             return body
         if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            raise Refused(415, "POST 的 Content-Type 必須是 application/x-www-form-urlencoded 或 "
-                               "application/sparql-query")
+            raise Refused(
+                415, "POST 的 Content-Type 必須是 application/x-www-form-urlencoded 或 application/sparql-query"
+            )
         params = request.form
     if params.getlist("update"):
         raise Refused(400, _READ_ONLY)
     if params.getlist("default-graph-uri") or params.getlist("named-graph-uri"):
-        raise Refused(400, "本端點不支援 default-graph-uri／named-graph-uri；預設圖即所有具名圖的聯集，"
-                           "需要時請在查詢中用 GRAPH 指定")
+        raise Refused(
+            400,
+            "本端點不支援 default-graph-uri／named-graph-uri；預設圖即所有具名圖的聯集，需要時請在查詢中用 GRAPH 指定",
+        )
     queries = params.getlist("query")
     if len(queries) > 1:
         raise Refused(400, "query 參數只能有一個")
@@ -133,8 +147,9 @@ def _read_query() -> str | None:
     return queries[0]
 
 
-_READ_ONLY = ("此 SPARQL 端點為唯讀，不接受更新（INSERT、DELETE、LOAD、CLEAR、DROP 等）。"
-              "知識圖譜只由計畫檔以 kg build 重建。")
+_READ_ONLY = (
+    "此 SPARQL 端點為唯讀，不接受更新（INSERT、DELETE、LOAD、CLEAR、DROP 等）。知識圖譜只由計畫檔以 kg build 重建。"
+)
 
 
 def _negotiate(offers: list[str]) -> str:
@@ -177,13 +192,20 @@ def _cells(state: KGState, o: Outcome) -> list[list[dict]]:
     return rows
 
 
-def _page(state: KGState, query: str, status: int = 200, outcome: Outcome | None = None,
-          error: str | None = None) -> ResponseReturnValue:
+def _page(
+    state: KGState, query: str, status: int = 200, outcome: Outcome | None = None, error: str | None = None
+) -> ResponseReturnValue:
     body = render_template(
-        "sparql.html", query=query, examples=EXAMPLES, outcome=outcome, error=error,
+        "sparql.html",
+        query=query,
+        examples=EXAMPLES,
+        outcome=outcome,
+        error=error,
         rows=_cells(state, outcome) if outcome is not None and outcome.kind == "SELECT" else [],
         turtle=to_turtle(outcome) if outcome is not None and outcome.graph is not None else None,
-        max_rows=state.sparql.max_rows, timeout=state.sparql.timeout)
+        max_rows=state.sparql.max_rows,
+        timeout=state.sparql.timeout,
+    )
     return body, status
 
 
@@ -215,8 +237,9 @@ def endpoint() -> ResponseReturnValue:
         except QueryError as exc:
             raise Refused(400, f"SPARQL 查詢有誤：{exc}") from None
         except QueryTimeout:
-            raise Refused(503, f"查詢超過 {state.sparql.timeout:g} 秒的時間限制，已停止等待。"
-                               "請縮小範圍或加上 LIMIT 後再試。") from None
+            raise Refused(
+                503, f"查詢超過 {state.sparql.timeout:g} 秒的時間限制，已停止等待。請縮小範圍或加上 LIMIT 後再試。"
+            ) from None
         except QueryBusy:
             raise Refused(503, "目前執行中的查詢太多，請稍後再試。") from None
     except Refused as r:

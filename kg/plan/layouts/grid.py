@@ -18,7 +18,7 @@ from kg.normalise import join_text, normalise
 from kg.plan.layouts import Section
 from kg.plan.model import Heading, Measure
 from kg.plan.numbering import DIM, ITEM, NUM_DOT, SUBPOINT, cn_number, split_inline, width
-from kg.plan.units import unit_tokens
+from kg.plan.units import UNIT_SUFFIX, unit_tokens
 
 # Header words by role, tried in this order: a header cell names at most one role.
 HEADER_ROLES: tuple[tuple[str, re.Pattern], ...] = (
@@ -307,10 +307,29 @@ def _groups(cell: Cell | None) -> list[list[str]]:
     return out
 
 
+def _repeats(text: str) -> list[str] | None:
+    """A unit name printed several times with the line breaks lost (消費者保護室消費者保護室) as its copies."""
+    for size in range(2, len(text) // 2 + 1):
+        if len(text) % size == 0 and text == text[:size] * (len(text) // size) and UNIT_SUFFIX.search(text[:size]):
+            return [text[:size]] * (len(text) // size)
+    return None
+
+
 def _align(groups: list[list[str]], n: int) -> list[list[str]] | None:
-    """Units for n entries: one paragraph each when the counts agree, else every entry gets them all."""
+    """Units for n entries: one paragraph each when the counts agree, else every entry gets them all.
+
+    When fewer paragraphs than entries are printed because some unit lines ran together, a paragraph that is
+    one name repeated is that many lines.
+    """
     if not groups:
         return [[] for _ in range(n)]
+    if len(groups) < n:
+        split: list[list[str]] = []
+        for g in groups:
+            copies = _repeats(g[0]) if len(g) == 1 else None
+            split += [[c] for c in copies] if copies else [g]
+        if len(split) == n:
+            groups = split
     if len(groups) == n:
         return groups
     tokens = [t for g in groups for t in g]
