@@ -53,13 +53,13 @@ def _label(g: Graph, node: URIRef, name: str, name_en: str = "") -> None:
         g.add((node, SKOS.prefLabel, Literal(name_en, lang="en")))
 
 
-def _agency(g: Graph, a: dict, agencies: dict[str, dict]) -> URIRef:
+def _agency(g: Graph, a: dict, agencies: dict[str, dict], seen: frozenset[str] = frozenset()) -> URIRef:
     node = org_iri(a["id"])
     g.add((node, RDF.type, ORG.Organization))
     _label(g, node, a["name"], a.get("name_en", ""))
     parent = agencies.get(a.get("parent", ""))
-    if parent:
-        g.add((node, ORG.subOrganizationOf, _agency(g, parent, agencies)))
+    if parent and parent["name"] not in seen | {a["name"]}:  # an alias file may loop: an agency is not its own part
+        g.add((node, ORG.subOrganizationOf, _agency(g, parent, agencies, seen | {a["name"]})))
     return node
 
 

@@ -201,13 +201,23 @@ class Aliases:
             return entry["parent"]
         if entry and not entry.get("parent"):
             return ""
+        if re.fullmatch(r"[\u4e00-\u9fff]{1,4}[市縣]政府|行政院", name):
+            return ""  # a city or county government, or the Executive Yuan: the top of its tree here
         m = re.match(r"^(.+?(?:市政府|縣政府)[\u4e00-\u9fff]{1,6}?[局處])(.+)$", name)
         if m:
             return m.group(1)
         m = re.match(r"^(.+?(?:市政府|縣政府|市|縣))[\u4e00-\u9fff]+$", name)
         if m:
             city = m.group(1)
-            return city if city.endswith("政府") else city + "政府"
+            city = city if city.endswith("政府") else city + "政府"
+            return city if city != name else ""
+        # Central government: 交通部民用航空局高雄國際航空站 is part of 交通部民用航空局, which is part of 交通部.
+        m = re.match(r"^(.{2,8}?[部會院](?:[\u4e00-\u9fff]{2,10}?[局署]))(.+)$", name)
+        if m:
+            return m.group(1)
+        m = re.match(r"^(.{2,8}?部)([\u4e00-\u9fff]{2,}[局署處所院館])$", name)
+        if m:
+            return m.group(1)
         return ""
 
     def unit(self, raw: str, agency: str) -> Entity | None:

@@ -160,3 +160,22 @@ def test_no_system_of_the_five_plans_is_another_with_words_in_front(source, tabl
     assert repeats == []
     assert [n for n in found if any(n.startswith(w) for w in LEAD_WORDS)] == []
     assert len({e.id for e in found.values()}) == len(found)
+
+
+@pytest.mark.parametrize(
+    "name, chain",
+    [
+        ("交通部民用航空局高雄國際航空站", ["交通部民用航空局", "交通部"]),
+        ("衛生福利部中央健康保險署", ["衛生福利部"]),
+        ("臺中市政府地方稅務局", ["臺中市政府"]),
+        ("臺中市政府", []),
+        ("高雄市政府地政局前鎮地政事務所", ["高雄市政府地政局", "高雄市政府"]),
+    ],
+)
+def test_agencies_outside_the_city_get_their_parents_and_none_is_its_own(name, chain):
+    aliases = Aliases.load()
+    found, current = [], name
+    while (parent := aliases.parent_agency(current)) and len(found) < 5:
+        found.append(parent)
+        current = parent
+    assert found == chain
