@@ -351,6 +351,8 @@ class GridReader:
         self.origins: dict[object, object] = {}  # column (or ("extra", column)) -> the merged cell last read there
         self.roles: Roles | None = None
         self.tables = 0
+        self.printed: dict[int, str] = {}  # column -> text of the heading cell last read there
+        self.printed_as: dict[int, Heading | None] = {}
 
     def read(self) -> list[Measure]:
         tables = [b for b in self.section.blocks if isinstance(b, Table) and b.grid]
@@ -412,7 +414,13 @@ class GridReader:
         if not cell.paragraphs or self.origins.get(col) == key:
             return
         self.origins[col] = key
+        text = _flat(cell.text)
+        current = self.dim if kind == "dim" else self.item
+        if current is not None and self.printed.get(col) == text and self.printed_as.get(col) is current:
+            return  # the same heading printed again in every row instead of a merged cell
         self._headings(cell, kind)
+        self.printed[col] = text
+        self.printed_as[col] = self.dim if kind == "dim" else self.item
 
     def _headings(self, cell: Cell, kind: str, force: bool = False) -> None:
         """The headings a heading cell holds: 一、 dimensions and (一) items, unnumbered text as the column's kind."""

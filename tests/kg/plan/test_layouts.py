@@ -124,3 +124,43 @@ def test_two_measures_printed_in_one_paragraph_are_two():
     parts = split_entries(["1.設置單一窗口，一次完成申辦。2.提供跨所謄本服務。"], headings_in_cell=False)
     assert [(e.number, e.body) for e in parts] == [(1, ["設置單一窗口，一次完成申辦。"]), (2, ["提供跨所謄本服務。"])]
     assert split_inline("每次2.5小時。", 1) == ["每次2.5小時。"]
+
+
+def grid_section(rows: list[list[str]]) -> Section:
+    from kg.document import Table as GridTable
+    from kg.document import resolve_spans
+
+    raw = [[((c,) if c else (), 1, 1) for c in row] for row in rows]
+    table = GridTable(resolve_spans(raw, "t.docx", 0), Source("t.docx", table=0))
+    return Section("t.docx", [table], text_lines=False)
+
+
+def test_a_heading_repeated_in_every_row_is_one_heading():
+    section = grid_section(
+        [
+            ["執行要項", "執行重點", "執行單位"],
+            ["一、便捷服務", "1.設置單一窗口。", "秘書室"],
+            ["一、便捷服務", "2.提供線上申辦。", "資訊室"],
+            ["二、意見回饋", "1.辦理滿意度調查。", "研考科"],
+        ]
+    )
+    measures = detect(section).read(section)
+    assert [m.dimension.label for m in measures] == ["一、便捷服務", "一、便捷服務", "二、意見回饋"]
+    assert measures[0].dimension is measures[1].dimension
+    assert [m.units_raw for m in measures] == [["秘書室"], ["資訊室"], ["研考科"]]
+
+
+def test_a_headerless_table_gets_its_roles_from_its_cells():
+    section = grid_section(
+        [
+            ["一、便捷服務", "1.設置單一窗口，一次完成申辦。", "秘書室"],
+            ["", "2.提供線上申辦服務。", "資訊室、秘書室"],
+            ["二、意見回饋", "1.辦理滿意度調查。", "研考科"],
+        ]
+    )
+    measures = detect(section).read(section)
+    assert [(m.dimension.label, m.number, m.units_raw) for m in measures] == [
+        ("一、便捷服務", 1, ["秘書室"]),
+        ("一、便捷服務", 2, ["資訊室", "秘書室"]),
+        ("二、意見回饋", 1, ["研考科"]),
+    ]
