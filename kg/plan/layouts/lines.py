@@ -34,6 +34,23 @@ HEADER = re.compile(
 )
 
 
+# Named thresholds of the line table (widths in CJK cells, ASCII counting half).
+TITLE_MAX_WIDTH = 20  # a heading line of its own wider than this is body text, not a measure's title
+WRAPPED_SHARE = 0.85  # a line this close to the column's printed width is a wrapped body line
+TITLE_LOOKAHEAD = 3  # fragments after a would-be title searched for its body
+INLINE_TITLE_MIN_WIDTH = 3
+INLINE_TITLE_MAX_WIDTH = 16
+TITLE_TAIL_MAX_WIDTH = 4  # after an ASCII word, a CJK word this wide still belongs to the title (24 小時服務)
+MIN_BODY_WIDTH = 4
+INLINE_TITLE_SHARE = 0.4  # share of numbered entries printing '1. 短標題 內文' for the plan to be read so
+UNIT_CELL_MAX_WIDTH = 8  # a unit name (or half of one broken over lines) in the last column is this short
+UNIT_LOOKAHEAD = 7  # fragments searched for the second half of a unit name broken over lines
+ROW_LOOKBACK = 6  # fragments looked back to tell whether a cell is the first of its printed row
+MAX_MEASURE_NUMBER = 60  # a number above this at the start of a line is not a measure's number
+MIN_WRAP_SAMPLES = 10  # lines needed to estimate the printed width of a hard-wrapped column
+UNWRAPPED = 200.0  # the printed width assumed when the text is not hard-wrapped
+
+
 @dataclass
 class Fragment:
     """A piece of table text: one cell, one <p> block or one list entry, with where it was printed."""
@@ -151,10 +168,10 @@ class _TableReader:
         if m and cn_number(m.group(1)):
             return "item", cn_number(m.group(1)), m.group(2)
         m = NUM_DOT.match(text)
-        if m and 0 < int(m.group(1)) <= 60:
+        if m and 0 < int(m.group(1)) <= MAX_MEASURE_NUMBER:
             return "measure", int(m.group(1)), m.group(2)
         m = NUM_BARE.match(text)
-        if m and 0 < int(m.group(1)) <= 60:
+        if m and 0 < int(m.group(1)) <= MAX_MEASURE_NUMBER:
             body = m.group(2) or m.group(3) or ""
             if not body or expect is None or int(m.group(1)) == expect:
                 return "measure", int(m.group(1)), body
@@ -166,9 +183,14 @@ class _TableReader:
         In plans whose cells are hard-wrapped, a line as wide as the column is a wrapped body line, not a title.
         """
         printed = width(self.frags[idx].text) if idx < len(self.frags) else width(text)
-        if not text or re.search(r"[。，、；：:,;]", text) or width(text) > 20 or printed > 0.85 * self.wrap:
+        if (
+            not text
+            or re.search(r"[。，、；：:,;]", text)
+            or width(text) > TITLE_MAX_WIDTH
+            or printed > WRAPPED_SHARE * self.wrap
+        ):
             return False
-        for nxt in self.frags[idx + 1 : idx + 4]:
+        for nxt in self.frags[idx + 1 : idx + 1 + TITLE_LOOKAHEAD]:
             if unit_tokens(nxt.text) is not None:
                 continue
             return self._marker(nxt.text, None)[0] == "cont"
@@ -184,17 +206,23 @@ class _TableReader:
         tokens = body.split(" ")
         if len(tokens) >= 2 and self.titles_inline:
             head = tokens[0]
-            if 3 <= width(head) <= 16 and not re.search(r"[。；：:]", head) and not SUBPOINT.match(head):
+            if (
+                INLINE_TITLE_MIN_WIDTH <= width(head) <= INLINE_TITLE_MAX_WIDTH
+                and not re.search(r"[。；：:]", head)
+                and not SUBPOINT.match(head)
+            ):
                 n = 1
                 while n < len(tokens) - 1:
                     tok = tokens[n]
                     prev_ascii = re.fullmatch(r"[A-Za-z0-9.+/&-]+", tokens[n - 1]) is not None
-                    if re.fullmatch(r"\(?[A-Za-z0-9.+/&-]+\)?", tok) or (prev_ascii and width(tok) <= 4):
+                    if re.fullmatch(r"\(?[A-Za-z0-9.+/&-]+\)?", tok) or (
+                        prev_ascii and width(tok) <= TITLE_TAIL_MAX_WIDTH
+                    ):
                         n += 1
                         continue
                     break
                 rest = " ".join(tokens[n:])
-                if width(rest) >= 4:
+                if width(rest) >= MIN_BODY_WIDTH:
                     return " ".join(tokens[:n]), rest
         if self._title_like(body, idx):
             return body, ""
@@ -323,7 +351,7 @@ class _TableReader:
                     frag.multi
                     and frag.last_cell
                     and self.roles.get(frag.col) == "unit"
-                    and width(text) <= 8
+                    and width(text) <= UNIT_CELL_MAX_WIDTH
                     and not re.search(r"[，。、；：]", text)
                 )
             )
@@ -358,10 +386,12 @@ class _TableReader:
 
     def _partial_unit(self, frag: Fragment, idx: int) -> bool:
         """The first half of a unit name broken across lines (違建大隊查 / 報組)."""
-        if not (frag.multi and frag.last_cell and width(frag.text) <= 8) or re.search(r"[，。、；：\s]", frag.text):
+        if not (frag.multi and frag.last_cell and width(frag.text) <= UNIT_CELL_MAX_WIDTH) or re.search(
+            r"[，。、；：\s]", frag.text
+        ):
             return False
-        for nxt in self.frags[idx + 1 : idx + 8]:
-            if nxt.last_cell and nxt.line > frag.line and width(nxt.text) <= 8:
+        for nxt in self.frags[idx + 1 : idx + 1 + UNIT_LOOKAHEAD]:
+            if nxt.last_cell and nxt.line > frag.line and width(nxt.text) <= UNIT_CELL_MAX_WIDTH:
                 return unit_tokens(frag.text + nxt.text) is not None
         return False
 
@@ -413,7 +443,7 @@ class _TableReader:
                         return
         # 2. A first table row printed without numbering: its cells are dimension, item and measure.
         if self.dim is None and not self.pending and frag.multi:
-            first_in_row = all(f.line != frag.line for f in self.frags[max(0, idx - 6) : idx])
+            first_in_row = all(f.line != frag.line for f in self.frags[max(0, idx - ROW_LOOKBACK) : idx])
             if first_in_row:
                 h = Heading("dim", None, text, frag.line)
                 self.dim, self.item, self.last = h, None, h
@@ -497,8 +527,8 @@ class _TableReader:
 
 def _wrap_width(entries: list[tuple[str, int]]) -> float:
     widths = [width(normalise(x)) for x, _ in entries if "\t" not in x.strip("\t") and normalise(x)]
-    if len(widths) < 10:
-        return 200.0
+    if len(widths) < MIN_WRAP_SAMPLES:
+        return UNWRAPPED
     return statistics.quantiles(widths, n=10)[-1]
 
 
@@ -511,9 +541,9 @@ def _titles_inline(frags: list[Fragment]) -> bool:
             continue
         total += 1
         head = m.group(2).split(" ")[0]
-        if " " in m.group(2) and width(head) <= 16 and not re.search(r"[。；]", head):
+        if " " in m.group(2) and width(head) <= INLINE_TITLE_MAX_WIDTH and not re.search(r"[。；]", head):
             hits += 1
-    return total > 0 and hits / total >= 0.4
+    return total > 0 and hits / total >= INLINE_TITLE_SHARE
 
 
 def read_lines(entries: list[tuple[str, int]], name: str) -> list[Measure]:
