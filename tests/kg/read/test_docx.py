@@ -353,7 +353,9 @@ def convert_with_libreoffice(src: Path, fmt: str, outdir: Path) -> Path:
     """Convert a file with the real LibreOffice (failing, not skipping, where it is missing)."""
     soffice = find_libreoffice()
     if soffice is None:
-        pytest.fail("LibreOffice (soffice) is needed for this test: apt-get install libreoffice-writer-nogui (.ci/run does)")
+        pytest.fail(
+            "LibreOffice (soffice) is needed for this test: apt-get install libreoffice-writer-nogui (.ci/run does)"
+        )
     profile = outdir / "lo-profile"
     subprocess.run(
         [
