@@ -75,3 +75,19 @@ def test_a_zip_that_is_no_document_and_an_unknown_binary_are_named(capsys, tmp_p
     code, _, err = run(capsys, "build", "--no-index", str(bad), "--data-dir", str(tmp_path / "d"))
     assert code == 1 and "plan.docx" in err and "neither a Word .docx nor an ODF .odt" in err
     assert not (tmp_path / "d").exists()
+
+
+def test_a_scan_is_read_by_ocr_and_the_build_says_so(capsys, tmp_path):
+    scan = CORPUS / "004_eaa8df098b30e4bb.scan.pdf"
+    code, out, err = run(capsys, "build", "--no-index", str(scan), "--data-dir", str(tmp_path / "d"))
+    assert code == 0, err
+    assert "004_eaa8df098b30e4bb.scan.pdf:" in out and "text from OCR (tesseract chi_tra): check it" in out
+    rec = json.loads(next((tmp_path / "d" / "records").glob("*.json")).read_text("utf-8"))
+    assert rec["ocr"] is True and rec["format"] == "pdf" and len(rec["measures"]) >= 54
+
+
+def test_a_scan_without_tesseract_names_the_package_to_install(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract (nor anything else) on PATH
+    scan = CORPUS / "004_eaa8df098b30e4bb.scan.pdf"
+    code, _, err = run(capsys, "build", "--no-index", str(scan), "--data-dir", str(tmp_path / "d"))
+    assert code == 1 and "004_eaa8df098b30e4bb.scan.pdf" in err and "tesseract-ocr-chi-tra" in err
