@@ -574,4 +574,39 @@ class LinesLayout:
                             seen.add(cell.origin)
                             texts.append(" ".join(cell.paragraphs))
                     entries.append(("\t".join(texts), (block.source.line or k) + r))
-        return read_lines(entries, section.name)
+        entries, extras = _header_and_extra_columns(entries)
+        measures = read_lines(entries, section.name)
+        for m in measures:
+            for attr, value in extras.get(m.started_line, {}).items():
+                setattr(m, attr, value)
+        return measures
+
+
+def _header_and_extra_columns(entries: list[tuple[str, int]]) -> tuple[list[tuple[str, int]], dict[int, dict]]:
+    """Drop a header the roles name (承辦 / 單位 split over lines too), and take the cells of its 完成期限 / 預期效益
+    columns out of the rows that print every column, as values of the measure started on that line."""
+    from kg.document import Source
+    from kg.plan.layouts.grid import header_role
+    from kg.plan.layouts.tabbed import _cells, _header
+
+    rows = [(_cells(text), Source("", line=line)) for text, line in entries if text.strip()]
+    found = _header(rows)
+    if found is None:
+        return entries, {}
+    past, names = found
+    header_lines = {src.line for _, src in rows[:past]}
+    roles = [header_role(n) for n in names]
+    extra = {j: {"deadline": "deadline", "benefit": "benefit"}.get(r or "") for j, r in enumerate(roles)}
+    extra = {j: attr for j, attr in extra.items() if attr or roles[j] in ("remark", "number")}
+    out: list[tuple[str, int]] = []
+    values: dict[int, dict] = {}
+    for text, line in entries:
+        if line in header_lines:
+            continue
+        cells = text.split("\t")
+        if extra and len(cells) == len(names):
+            kept = [c for j, c in enumerate(cells) if j not in extra]
+            values[line] = {attr: normalise(cells[j]) for j, attr in extra.items() if attr and normalise(cells[j])}
+            text = "\t".join(kept)
+        out.append((text, line))
+    return out, values

@@ -164,3 +164,20 @@ def test_a_headerless_table_gets_its_roles_from_its_cells():
         ("一、便捷服務", 2, ["資訊室", "秘書室"]),
         ("二、意見回饋", 1, ["研考科"]),
     ]
+
+
+def test_line_table_drops_its_header_and_keeps_the_extra_columns():
+    lines = [
+        "實施要項\t具體作法\t主辦單位\t完成期限",
+        "一、便捷服務\t1.設置單一窗口，一次完成申辦。\t秘書室\t6月",
+        "\t\t人事室",  # the unit cell goes on below its row: not a tabbed grid
+        "\t2.提供線上申辦服務。\t資訊室\t12月",
+    ]
+    section = Section("x.txt", [Paragraph(t, Source("x.txt", line=i + 1)) for i, t in enumerate(lines)], True)
+    layout = detect(section)
+    assert layout.name == "lines"
+    measures = layout.read(section)
+    assert [(m.number, m.units_raw, m.deadline) for m in measures] == [
+        (1, ["秘書室", "人事室"], "6月"),
+        (2, ["資訊室"], "12月"),
+    ]
