@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kg.store import bundled_plans, build
+from kg.store import build, bundled_plans
 
 DATA = Path(__file__).parent / "data"
 
