@@ -7,7 +7,7 @@
 | .docx | ZIP with `word/document.xml` | python-docx |
 | .odt | ZIP with `mimetype` `application/vnd.oasis.opendocument.text` | odfpy |
 | .doc (Word 97) | OLE2 `D0 CF 11 E0` | LibreOffice headless → .docx |
-| HTML | `<html`, `<!doctype html`, `<table`, `<body` near the start | lxml, main content only |
+| HTML | `<html`, `<!doctype html`, `<table`, `<body` near the start (UTF-16 too) | lxml, main content only |
 | text | anything else that decodes | UTF-8, BOM, Big5/CP950, UTF-16 with BOM |
 """
 
@@ -27,30 +27,53 @@ MAX_BYTES = 20 * 1024 * 1024
 FORMATS = ("pdf", "docx", "odt", "doc", "html", "text")
 
 
+def _zip_kind(data: bytes) -> str:
+    """'docx', 'odt' or 'zip' for a ZIP archive; a damaged one is told by its first members' local headers."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = set(z.namelist())
+            if "mimetype" in names:
+                try:
+                    # Read a few bytes only: the member may be a bomb, encrypted, or packed by an unknown method.
+                    with z.open("mimetype") as fh:
+                        mime = fh.read(100).strip()
+                except Exception:  # the ODF reader reads it again and says what is wrong with it
+                    return "odt"
+                return "odt" if mime == b"application/vnd.oasis.opendocument.text" else "zip"
+            if "word/document.xml" in names:
+                return "docx"
+    except Exception:  # a truncated or damaged archive (zipfile raises many kinds): guess from what is left
+        if data[30:38] == b"mimetype" and b"opendocument.text" in data[38:100]:
+            return "odt"
+        if b"word/document.xml" in data or data[30:49] == b"[Content_Types].xml":  # OOXML writers put it first
+            return "docx"
+    return "zip"
+
+
+def _utf16_view(data: bytes) -> bytes:
+    """The start of a UTF-16 file (with a byte-order mark, or without one but starting with '<') as UTF-8."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data[:131072].decode("utf-16", "ignore").encode("utf-8")
+    if data.startswith(b"<\x00"):
+        return data[:131072].decode("utf-16-le", "ignore").encode("utf-8")
+    if data.startswith(b"\x00<"):
+        return data[:131072].decode("utf-16-be", "ignore").encode("utf-8")
+    return data
+
+
 def sniff(data: bytes) -> str:
     """The format of a file's bytes: one of FORMATS, or 'zip'/'ole' for containers of no known kind."""
     if data.startswith(b"%PDF-") or b"%PDF-" in data[:1024]:
         return "pdf"
     if data.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as z:
-                names = set(z.namelist())
-                if "mimetype" in names:
-                    mime = z.read("mimetype")[:100].strip()
-                    if mime == b"application/vnd.oasis.opendocument.text":
-                        return "odt"
-                    return "zip"
-                if "word/document.xml" in names:
-                    return "docx"
-        except (zipfile.BadZipFile, OSError, KeyError):
-            return "zip"
-        return "zip"
+        return _zip_kind(data)
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return "ole"
-    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith((b"<!doctype html", b"<html", b"<?xml")) and b"<html" in data[:8192].lower():
+    view = _utf16_view(data)
+    head = view[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml")) and b"<html" in view[:8192].lower():
         return "html"
-    if head.startswith(b"<") and any(tag in data[:65536].lower() for tag in (b"<body", b"<table", b"<head")):
+    if head.startswith(b"<") and any(tag in view[:65536].lower() for tag in (b"<body", b"<table", b"<head")):
         return "html"
     return "text"
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from kg.document import Block, Cell, Paragraph, Source, Table
+from kg.errors import PlanReadError
 
 # A region of fewer rows than this (a framed note, a lone boxed heading) is left as paragraphs.
 MIN_TABLE_ROWS = 2
@@ -26,6 +27,9 @@ MIN_CONTENT_SUPPORT = 2
 # Text outside the outer border on at least this many lines makes an extra column (a table without that border).
 MIN_EDGE_LINES = 2
 TAB_SIZE = 8
+# Characters on the lines of all box-drawn tables of a file: a plan's tables have thousands, while reading a
+# drawing of megabytes (a grid of a million cells) would take minutes and gigabytes.
+MAX_TABLE_CHARS = 500_000
 
 # Width conventions tried, as (width of East Asian Wide/Fullwidth, width of Ambiguous incl. box drawing):
 # a modern terminal, a CJK (Big5-era) layout where ─ is as wide as 字, and one column per character.
@@ -499,7 +503,13 @@ def box_tables(lines: tuple[str, ...], name: str) -> list[Block]:
                 blocks.append(Paragraph(lines[i], Source(name, line=i + 1)))
 
     tables = 0
+    drawn = 0
     for start, end in _regions(lines):
+        drawn += sum(len(lines[i]) for i in range(start, end))
+        if drawn > MAX_TABLE_CHARS:
+            raise PlanReadError(
+                name, f"box-drawn tables of more than {MAX_TABLE_CHARS:,} characters: not a plan", start + 1
+            )
         found = _parse(lines, start, end, name, tables)
         if found is None:
             continue

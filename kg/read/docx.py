@@ -24,6 +24,12 @@ MAX_PART_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_BYTES = 200 * 1024 * 1024
 # A gridSpan of a billion must not make a billion cells; no plan table is this wide.
 MAX_COLS = 64
+# Elements in document.xml, styles.xml and numbering.xml together: a long plan has tens of thousands, while a
+# part of 40 MB of empty paragraphs (packed to 100 KB) has millions and would take minutes to read.
+MAX_ELEMENTS = 500_000
+# Grid positions over all tables (a cell spanning 64 columns takes 64): a plan has a few thousand, while rows of
+# one 64-column cell each would make millions of cells from a small part.
+MAX_CELLS = 200_000
 
 
 def _w(tag: str) -> str:
@@ -73,6 +79,8 @@ def read_docx(data: bytes, name: str) -> Document:
     reader = _Reader(name, _Styles(styles), _Numbering(numbering))
     try:
         reader.blocks_of(body)
+    except PlanReadError:
+        raise
     except Exception as exc:  # XML python-docx accepted but this reader cannot follow: still the file's fault
         raise PlanReadError(name, f"the Word document's XML is malformed ({type(exc).__name__}: {exc})") from None
     notes = []
@@ -108,6 +116,11 @@ def _open(data: bytes, name: str) -> tuple[etree._Element, etree._Element | None
                         f"{info.filename} unpacks to {info.file_size / 1e6:.0f} MB (over {MAX_PART_BYTES // 2**20} MB):"
                         " refused as a zip bomb",
                     )
+            xml = sum(i.file_size for i in infos if i.filename.endswith((".xml", ".rels")))
+            if xml > MAX_PART_BYTES:  # python-docx parses every XML part it knows, each up to the cap
+                raise PlanReadError(
+                    name, f"the XML parts unpack to {xml / 1e6:.0f} MB (over {MAX_PART_BYTES // 2**20} MB): refused"
+                )
             total = sum(i.file_size for i in infos)
             if total > MAX_TOTAL_BYTES:
                 raise PlanReadError(
@@ -141,6 +154,13 @@ def _open(data: bytes, name: str) -> tuple[etree._Element, etree._Element | None
     part = document.part
     styles = _related_root(part, RT.STYLES)
     numbering = _related_root(part, RT.NUMBERING)
+    roots = [r for r in (root, styles, numbering) if r is not None]
+    if any(r.getroottree().docinfo.internalDTD is not None for r in roots):  # one the byte search missed (UTF-32)
+        raise PlanReadError(name, "the document's XML declares a DTD (entities: an XML bomb?): refused")
+    # Counted by libxml2 (an XPath count), so the count itself makes no Python objects.
+    elements = sum(int(r.xpath("count(//*)")) for r in roots)
+    if elements > MAX_ELEMENTS:
+        raise PlanReadError(name, f"the document has {elements:,} XML elements (over {MAX_ELEMENTS:,}): not a plan")
     return body, styles, numbering
 
 
@@ -476,6 +496,7 @@ class _Reader:
     tables: int = 0
     tracked: bool = False
     clipped: bool = False
+    positions: int = 0  # grid positions of the tables read so far
 
     # -- block level ----------------------------------------------------------------------------------
 
@@ -566,7 +587,10 @@ class _Reader:
         origins: dict[tuple[int, int], _Origin] = {}
         at: dict[tuple[int, int], _Origin] = {}
         rows = list(self.rows(tbl))
+        width = 0
         for r, tr in enumerate(rows):
+            if self.positions + r * width > MAX_CELLS:  # checked as the grid grows, before it is made
+                raise PlanReadError(self.name, f"tables of more than {MAX_CELLS:,} cells: not a plan")
             c = max(0, _int(_val(tr.find(_w("trPr")), "gridBefore"), 0))
             for tc in self.cells(tr):
                 tcpr = tc.find(_w("tcPr"))
@@ -602,10 +626,14 @@ class _Reader:
                 for dc in range(span):
                     at[(r, c + dc)] = origin
                 c += span
+            width = max(width, c)
         if not at:
             return ()
         n_rows = len(rows)
         n_cols = max(c for _, c in at) + 1
+        self.positions += n_rows * n_cols
+        if self.positions > MAX_CELLS:
+            raise PlanReadError(self.name, f"tables of more than {MAX_CELLS:,} cells: not a plan")
         grid = []
         for r in range(n_rows):
             cells = []

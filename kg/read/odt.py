@@ -30,6 +30,12 @@ MAX_COLS = 64
 MAX_ROWS = 5000
 # text:s c="1000000" must not make a megabyte of spaces.
 MAX_SPACES = 100
+# Elements in content.xml and styles.xml together: a long plan has tens of thousands, while a content.xml of
+# 40 MB of empty paragraphs (packed to 100 KB) has millions and would take minutes to read.
+MAX_ELEMENTS = 500_000
+# Grid positions over all tables: each table is cut to MAX_ROWS by MAX_COLS, but a hundred tables of repeated
+# rows and columns would still make tens of millions of cells from a few kilobytes. One table cut to size fits.
+MAX_CELLS = MAX_ROWS * MAX_COLS
 
 ODF_TEXT_TYPES = (
     b"application/vnd.oasis.opendocument.text",
@@ -96,6 +102,8 @@ def read_odt(data: bytes, name: str) -> Document:
     reader = _Reader(name, _Styles(content, styles))
     try:
         reader.blocks_of(body)
+    except PlanReadError:
+        raise
     except Exception as exc:  # XML that parsed but that this reader cannot follow: still the file's fault
         raise PlanReadError(name, f"the ODF document's XML is malformed ({type(exc).__name__}: {exc})") from None
     notes = []
@@ -118,9 +126,12 @@ def _parse(raw: bytes, part: str, name: str) -> etree._Element:
         raise PlanReadError(name, f"{part} declares XML entities (an XML bomb?): refused")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
-        return etree.fromstring(raw, parser)
+        root = etree.fromstring(raw, parser)
     except etree.XMLSyntaxError as exc:
         raise PlanReadError(name, f"the ODF document's {part} is broken XML ({exc})") from None
+    if root.getroottree().docinfo.internalDTD is not None:  # one the byte search missed (UTF-32, say)
+        raise PlanReadError(name, f"{part} declares a DTD (entities: an XML bomb?): refused")
+    return root
 
 
 def _open(data: bytes, name: str) -> tuple[etree._Element, etree._Element | None]:
@@ -131,7 +142,8 @@ def _open(data: bytes, name: str) -> tuple[etree._Element, etree._Element | None
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             infos = {i.filename: i for i in z.infolist()}
             if "mimetype" in infos:
-                mime = z.read("mimetype")[:100].strip()
+                with z.open("mimetype") as fh:  # a few bytes only: the member may be a bomb
+                    mime = fh.read(100).strip()
                 if mime not in ODF_TEXT_TYPES:
                     kind = mime.decode("ascii", "replace").rsplit(".", 1)[-1] or "unknown"
                     raise PlanReadError(name, f"an ODF file of kind '{kind}', not a text document (.odt)")
@@ -161,6 +173,10 @@ def _open(data: bytes, name: str) -> tuple[etree._Element, etree._Element | None
     if content.tag != _q("office", "document-content"):
         raise PlanReadError(name, "content.xml is not ODF document content")
     styles = _parse(raws["styles.xml"], "styles.xml", name) if "styles.xml" in raws else None
+    # Counted by libxml2 (an XPath count), so the count itself makes no Python objects.
+    elements = sum(int(r.xpath("count(//*)")) for r in (content, styles) if r is not None)
+    if elements > MAX_ELEMENTS:
+        raise PlanReadError(name, f"the document has {elements:,} XML elements (over {MAX_ELEMENTS:,}): not a plan")
     return content, styles
 
 
@@ -328,6 +344,7 @@ class _Reader:
     paragraphs: int = 0
     tables: int = 0
     clipped: bool = False
+    positions: int = 0  # grid positions of the tables read so far
     list_ids: dict[str, _Counters] = field(default_factory=dict)
     last_list: _Counters | None = None
     outline: _Counters = field(default_factory=lambda: _Counters("outline"))
@@ -466,7 +483,7 @@ class _Reader:
         """The grid of a table:table: one Cell per position, spanned and covered positions copying their origin."""
         at: dict[tuple[int, int], _Origin] = {}
         down: dict[int, _Origin] = {}  # column → the row-spanning cell covering it in rows to come
-        r = 0
+        r = width = 0
         for row in self.rows(tbl):
             if r >= MAX_ROWS:
                 self.clipped = True
@@ -477,11 +494,14 @@ class _Reader:
                 repeat = MAX_ROWS - r
             specs = list(self.cell_specs(row))
             for _ in range(repeat):
-                self.lay_row(r, specs, at, down)
+                width = max(width, self.lay_row(r, specs, at, down))
                 r += 1
+                if self.positions + r * width > MAX_CELLS:  # checked as the grid grows, before it is made
+                    raise PlanReadError(self.name, f"tables of more than {MAX_CELLS:,} cells: not a plan")
         if not at:
             return ()
         n_cols = max(c for _, c in at) + 1
+        self.positions += r * n_cols
         grid = []
         for rr in range(r):
             cells = []
@@ -502,13 +522,14 @@ class _Reader:
         specs: list[tuple[bool, tuple[str, ...], int, int, int]],
         at: dict[tuple[int, int], _Origin],
         down: dict[int, _Origin],
-    ) -> None:
+    ) -> int:
+        """Lay one row's cells out; the number of positions it takes."""
         c = 0
         for covered, paragraphs, row_span, col_span, repeat in specs:
             for _ in range(repeat):
                 if c >= MAX_COLS:
                     self.clipped = True
-                    return
+                    return c
                 if covered:
                     left = at.get((r, c - 1))
                     above = down.get(c)
@@ -527,6 +548,7 @@ class _Reader:
                 origin.last_col = max(origin.last_col, c)
                 at[(r, c)] = origin
                 c += 1
+        return c
 
     def rows(self, tbl: etree._Element) -> Iterator[etree._Element]:
         for child in tbl:

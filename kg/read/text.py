@@ -10,6 +10,9 @@ from kg.read.boxtable import box_tables
 
 # A text with more control characters than this in its first 20,000 is binary or corrupted, not a plan.
 MAX_CONTROL_CHARS = 20
+# A plan has a thousand lines or two; millions of short lines (a log, a word list) would take minutes and
+# gigabytes as blocks.
+MAX_LINES = 100_000
 
 
 def decode(data: bytes, name: str) -> tuple[str, str]:
@@ -54,6 +57,8 @@ def read_text(data: bytes, name: str) -> Document:
     """A text plan: one paragraph per non-blank printed line; box-drawn tables (┌─┬─┐) become grid tables."""
     text, encoding = decode(data, name)
     check_controls(text, name)
+    if max(text.count("\n"), text.count("\r")) >= MAX_LINES:
+        raise PlanReadError(name, f"the text has more than {MAX_LINES:,} lines: not a plan")
     lines = split_lines(text)
     blocks = box_tables(lines, name)
     return Document(name, "text", blocks, encoding=encoding, lines=lines)
