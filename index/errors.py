@@ -22,7 +22,8 @@ class UnknownEncoderError(SearchIndexError, ValueError):
     """An encoder name that get_encoder does not know."""
 
     def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"unknown encoder {name!r}; known: {', '.join(known)}")
+        self.name, self.known = name, known
+        super().__init__(f"unknown encoder {name!r}: choose one of {', '.join(known)}")
 
 
 class IndexMismatchError(SearchIndexError):

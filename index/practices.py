@@ -184,15 +184,21 @@ def _name_cluster(members: Sequence[Mapping[str, Any]]) -> str:
     """A shared title if members have one, else the bigrams most typical of their bodies."""
     titles = Counter(normalise(m.get("title") or "").replace(" ", "") for m in members if m.get("title"))
     if titles:
-        title, n = titles.most_common(1)[0]
+        title, n = titles.most_common(1)[0]  # ties: the first member's title (members come in corpus order)
         if n >= 2 or len(titles) == 1:
             return next(m["title"] for m in members if normalise(m.get("title") or "").replace(" ", "") == title)
     grams: Counter[str] = Counter()
     for m in members:
         run = normalise(m.get("text") or "").replace(" ", "")
         grams.update({run[i : i + 2] for i in range(len(run) - 1)})
-    top = [g for g, _ in grams.most_common(3)]
+    top = [g for g, _ in _most_common(grams, 3)]
     return "・".join(top) or "未命名"
+
+
+def _most_common(counts: Counter[str], n: int) -> list[tuple[str, int]]:
+    """The n most frequent keys, ties by the key itself: Counter.most_common breaks ties by insertion order,
+    which for keys that came from a set is the hash seed's order, and the label names the type's IRI."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
 def _assemble(

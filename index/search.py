@@ -86,18 +86,39 @@ class SearchIndex:
         self._label_vectors: dict[str, np.ndarray] = {}
         self._practices = None
         self._practice_membership: Mapping[str, Sequence[str]] | None = None
+        self.encoded = 0  # passages encoded when this index was built (the rest reused or loaded)
         self._reindex()
 
     # ----- building -----
 
     @classmethod
-    def build(cls, measures: Iterable[Measure], encoder: Encoder, backend: str = "faiss", **kwargs: Any) -> SearchIndex:
-        """Embed every measure with its context and index it lexically and densely."""
+    def build(
+        cls,
+        measures: Iterable[Measure],
+        encoder: Encoder,
+        backend: str = "faiss",
+        reuse: Mapping[str, np.ndarray] | None = None,
+        **kwargs: Any,
+    ) -> SearchIndex:
+        """Embed every measure with its context and index it lexically and densely.
+
+        reuse: vectors by content key (content_key, e.g. SavedVectors.by_key of an index saved with the same
+        encoder); a measure whose embedded text has one is not encoded again. `encoded` tells how many were.
+        """
         index = cls(encoder, backend=backend, **kwargs)
         ms = [dict(m) for m in measures]
         _check_ids(ms)
-        vectors = _encode_passages(encoder, ms, index.context)
+        reuse = reuse or {}
+        keys = [content_key(m, index.context) for m in ms]
+        todo = [j for j, key in enumerate(keys) if key not in reuse]
+        vectors = np.zeros((len(ms), encoder.dim), dtype=np.float32)
+        if todo:
+            vectors[todo] = _encode_passages(encoder, [ms[j] for j in todo], index.context)
+        for j, key in enumerate(keys):
+            if key in reuse:
+                vectors[j] = reuse[key]
         index._set(ms, vectors)
+        index.encoded = len(todo)
         return index
 
     @classmethod
@@ -431,12 +452,7 @@ class SearchIndex:
     ) -> SearchIndex:
         """Read a saved index; raises IndexMismatchError if the encoder or the given corpus differ."""
         d = Path(directory)
-        try:
-            manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise IndexFormatError(f"{d} holds no saved index (manifest.json missing)") from None
-        if manifest.get("format") != FORMAT_VERSION:
-            raise IndexFormatError(f"{d}: index format {manifest.get('format')!r}, expected {FORMAT_VERSION}")
+        manifest = read_manifest(d)
         if manifest["model_id"] != encoder.model_id:
             raise IndexMismatchError("model", manifest["model_id"], encoder.model_id, str(d))
         if manifest["dim"] != encoder.dim:
@@ -463,6 +479,53 @@ class SearchIndex:
             raise IndexFormatError(f"{d}: vector rows do not line up with measures.jsonl")
         index._reindex(ann)
         return index
+
+
+@dataclass(frozen=True)
+class SavedVectors:
+    """The passage vectors of a saved index by content key, with the model they were made with."""
+
+    model_id: str
+    dim: int
+    by_key: dict[str, np.ndarray]
+
+    def usable_with(self, encoder: Encoder) -> bool:
+        return self.model_id == encoder.model_id and self.dim == encoder.dim
+
+
+def read_manifest(directory: str | Path) -> dict:
+    """The manifest of a saved index; IndexFormatError if there is none or of another format."""
+    d = Path(directory)
+    try:
+        manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexFormatError(f"{d} holds no saved index (manifest.json missing)") from None
+    except (OSError, ValueError) as exc:
+        raise IndexFormatError(f"{d}: unreadable manifest.json ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise IndexFormatError(f"{d}: index format {found!r}, expected {FORMAT_VERSION}")
+    return manifest
+
+
+def load_saved_vectors(directory: str | Path) -> SavedVectors:
+    """What a saved index can lend a new build: its vectors by the content key of each measure's embedded text.
+
+    Reads only the manifest, the measures and the vectors (no vector index, no BM25), so it is cheap whatever
+    the corpus size; raises IndexFormatError when the files are missing or do not line up.
+    """
+    d = Path(directory)
+    manifest = read_manifest(d)
+    try:
+        stored = read_jsonl(d / "measures.jsonl")
+        vectors = np.load(d / "vectors.npy")
+    except (OSError, ValueError) as exc:
+        raise IndexFormatError(f"{d}: unreadable measures or vectors ({exc})") from None
+    if vectors.ndim != 2 or vectors.shape != (len(stored), manifest["dim"]):
+        raise IndexFormatError(f"{d}: vector rows do not line up with measures.jsonl")
+    context = tuple(manifest.get("context", DEFAULT_CONTEXT))
+    by_key = {content_key(m, context): np.asarray(vectors[i], dtype=np.float32) for i, m in enumerate(stored)}
+    return SavedVectors(manifest["model_id"], int(manifest["dim"]), by_key)
 
 
 def _check_ids(measures: Sequence[Measure]) -> None:

@@ -28,17 +28,30 @@ def _progress(items, desc: str):
     return tqdm(items, desc=desc, unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
 
 
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def cmd_build(args: argparse.Namespace) -> int:
+    from kg.datadir import check_target
     from kg.store import build, bundled_plans, collect_files
 
+    check_target(args.data_dir, args.files)  # before the folders are searched: a folder not to write is refused
     files = collect_files(args.files) if args.files else bundled_plans()
     if not files:
         raise UsageError("no plan files (.pdf .docx .doc .odt .html .txt) found in the folders given")
-    after = None
-    if not args.no_index:
-        from kg.search import build_index_into as after
+    from kg.cli_search import index_step
+
+    after = index_step(args.no_index)  # checks KG_ENCODER (and loads it) before any file is read
     report = build(
-        files, args.data_dir, progress=lambda x: _progress(x, "plans"), after_graph=after, strict=args.strict
+        files,
+        args.data_dir,
+        progress=lambda x: _progress(x, "plans"),
+        after_graph=after,
+        strict=args.strict,
+        inputs=args.files,
+        wait=args.wait,
+        on_wait=_say,
     )
     for done in report.ingested:
         how = done.format + (", text from OCR (tesseract chi_tra): check it" if done.ocr else "")
@@ -47,9 +60,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(f"warning: {finding}", file=sys.stderr)
     for err in report.errors:
         print(f"error: {err}", file=sys.stderr)
-    if report.built and not args.no_index:
-        stats = json.loads((Path(args.data_dir) / "index" / "last-build.json").read_text("utf-8"))
-        print(f"search index: {stats['encoded']} of {stats['measures']} measures encoded, the rest reused")
+    if report.built and after.summary():
+        print(after.summary())  # what was encoded and reused, or that --no-index left no index (and what to run)
     if report.built:
         print(
             f"built {args.data_dir}: {len(report.built)} file(s) ingested; the graph holds {report.plans} plan(s), "
@@ -60,6 +72,32 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def cmd_remove(args: argparse.Namespace) -> int:
+    from kg.store import DataDir, find_plans, plan_label, remove
+
+    if not args.plans and args.agency is None:
+        raise UsageError("name the plans to remove: plan ids, titles or file names, or --agency NAME [--year N]")
+    if args.year is not None and args.agency is None:
+        raise UsageError("--year goes with --agency")
+    data = DataDir(args.data_dir)
+    if not data.exists():
+        raise PlanError(str(data.path), "no knowledge graph here yet: run 'kg build' first")
+    find_plans(data.records(), args.plans, args.agency, args.year)  # an unknown plan: refused before the encoder loads
+    from kg.cli_search import index_step
+
+    after = index_step(args.no_index)  # --no-index: the index is kept without encoding (removing encodes nothing)
+    report = remove(args.data_dir, args.plans, args.agency, args.year, after_graph=after, wait=args.wait, on_wait=_say)
+    for rec in report.removed:
+        print(f"removed {plan_label(rec)}: {len(rec['measures'])} measures")
+    if report.measures and after.summary():
+        print(after.summary())
+    print(
+        f"{args.data_dir} now holds {report.plans} plan(s), {report.measures} measures, {report.triples} triples"
+        + ("" if report.index is not None or args.no_index else " (no search index: no measures left)")
+    )
+    return 0
+
+
 def _dataset(args):
     from kg.store import DataDir
 
@@ -67,29 +105,51 @@ def _dataset(args):
 
 
 def cmd_sparql(args: argparse.Namespace) -> int:
-    from kg.sparql import run_query
+    from kg.files import read_regular
+    from kg.sparql import MAX_QUERY_BYTES, run_query
+    from kg.store import DataDir
 
-    query = sys.stdin.read() if args.query == "-" else args.query
-    if Path(args.query).suffix in (".rq", ".sparql") and Path(args.query).exists():
-        query = Path(args.query).read_text("utf-8")
-    ds = _dataset(args)
-    try:
-        body, _ = run_query(ds, query, args.format)
-    finally:
-        ds.close()
+    if args.query == "-":
+        data = sys.stdin.buffer.read(MAX_QUERY_BYTES + 1)
+        if len(data) > MAX_QUERY_BYTES:
+            raise UsageError(f"the query on standard input is over {MAX_QUERY_BYTES // 1024} KB; shorten it")
+        query = data.decode("utf-8", errors="replace")
+    elif Path(args.query).suffix in (".rq", ".sparql") and (Path(args.query).exists() or Path(args.query).is_symlink()):
+        query = read_regular(args.query, MAX_QUERY_BYTES, "query file").decode("utf-8", errors="replace")
+    else:
+        query = args.query
+    d = DataDir(args.data_dir)
+    if d.generation() is None and not d.store_dir.exists():
+        raise UsageError(f"{args.data_dir}: no knowledge graph here yet: run 'kg build' first")
+    # The query runs in a worker process with the endpoint's time and memory limits, on the store read-only.
+    body, _ = run_query(d.store_dir, query, args.format)
     sys.stdout.write(body if body.endswith("\n") else body + "\n")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    import errno
+
     from kg.export import export
 
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    if not args.output:
+        export(args.data_dir, args.format, sys.stdout)
+        return 0
+    # -o may name a new or existing file, or a pipe or device (/dev/stdout, >(gzip > x.gz)); not a folder.
+    # It is checked before the export runs and written only once the export succeeded, so a failed export
+    # leaves an earlier file as it was.
+    folder = Path(args.output).parent
+    if not folder.is_dir():
+        raise FileNotFoundError(errno.ENOENT, f"cannot write it: no folder {folder}", args.output)
+    if Path(args.output).is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file to write", args.output)
+    buf = io.StringIO()
+    export(args.data_dir, args.format, buf)
     try:
-        export(args.data_dir, args.format, out)
-    finally:
-        if args.output:
-            out.close()
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            out.write(buf.getvalue())
+    except OSError as exc:  # named by the path the user gave
+        raise OSError(exc.errno, f"cannot write it: {exc.strerror}", args.output) from None
     return 0
 
 
@@ -140,6 +200,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if conforms else 1
 
 
+def _add_wait(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long to wait for another build or removal of the same data dir to end (default 600; 0: do not wait)",
+    )
+
+
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir",
@@ -171,8 +241,27 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-index", action="store_true", help="build the graph only, without the search index")
     p.add_argument("--strict", action="store_true", help="refuse a plan that has warnings, as an error")
+    _add_wait(p)
     _add_data_dir(p)
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser(
+        "remove",
+        help="remove plans from the graph and search index",
+        description="Remove plans by id (as in the web UI's /plan/ID; an unknown one lists the plans there are), "
+        "title (the 'plan' field of 'kg export --format jsonl') or file name, or the plan of an agency and year. "
+        "Like a build, the data dir is replaced only when the removal succeeds; a plan that is not there is refused "
+        "and nothing changes.",
+    )
+    p.add_argument("plans", nargs="*", metavar="PLAN", help="plan ids, titles or file names")
+    p.add_argument("--agency", metavar="NAME", help="the agency whose plan to remove (full name or an alias)")
+    p.add_argument("--year", type=int, metavar="N", help="with --agency: the plan's year (2024 or ROC 113)")
+    p.add_argument(
+        "--no-index", action="store_true", help="do not load the encoder (the index is kept: removing encodes nothing)"
+    )
+    _add_wait(p)
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser(
         "export",
@@ -232,8 +321,26 @@ def main(argv: list[str] | None = None) -> int:
     except (PlanError, QueryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # e.g. `kg export | head`
+    except KeyboardInterrupt:  # Ctrl+C: stop quietly, with the shell's status for it
+        return 130
+    except BrokenPipeError:  # e.g. `kg export | head`: the reader has gone, so has the rest of the output
+        import os
+
+        try:  # nothing more to flush at exit either (else Python prints a warning about stdout)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
         return 0
+    except OSError as exc:  # a file or folder the user named: missing, unreadable, not writable, disk full …
+        where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        why = exc.strerror or str(exc)
+        print(f"error: {where}: {why}" if where else f"error: kg {args.command}: {why}", file=sys.stderr)
+        return 1
+    except UnicodeDecodeError as exc:  # a text file the user gave that is not UTF-8
+        print(
+            f"error: kg {args.command}: the input is not UTF-8 text ({exc.reason} at byte {exc.start})", file=sys.stderr
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import json
+from collections.abc import Sequence
 from typing import TextIO
 
 from rdflib import Graph
 from rdflib.compare import to_canonical_graph
 
-from kg.records import CSV_FIELDS, csv_row, export_record
+from kg.records import CSV_FIELDS, csv_row, export_record, write_csv
 from kg.store import PREFIXES, DataDir
 
 
@@ -27,18 +27,28 @@ def whole_graph(data_dir: str) -> Graph:
     return g
 
 
+def _measures(data_dir: str) -> list[dict]:
+    measures = DataDir(data_dir).measures()
+    if not measures and not DataDir(data_dir).exists():
+        DataDir(data_dir).dataset()  # raises the 'run kg build first' error
+    return measures
+
+
+def export_csv(data_dir: str, out: TextIO, header: Sequence[str] = CSV_FIELDS, lineterminator: str = "\n") -> None:
+    """The measures as CSV, one row per measure in CSV_FIELDS order, under the header given (English by default).
+
+    Written by kg.records.write_csv: a UTF-8 BOM, and text a spreadsheet would run as a formula escaped.
+    """
+    write_csv(out, header, (csv_row(m) for m in _measures(data_dir)), lineterminator=lineterminator)
+
+
 def export(data_dir: str, fmt: str, out: TextIO) -> None:
-    if fmt in ("csv", "jsonl"):
-        measures = [export_record(m) for m in DataDir(data_dir).measures()]
-        if not measures and not DataDir(data_dir).exists():
-            DataDir(data_dir).dataset()  # raises the 'run kg build first' error
-        if fmt == "jsonl":
-            for m in measures:
-                out.write(json.dumps(m, ensure_ascii=False) + "\n")
-            return
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(CSV_FIELDS)
-        w.writerows(csv_row(m) for m in measures)
+    if fmt == "csv":
+        export_csv(data_dir, out)
+        return
+    if fmt == "jsonl":
+        for m in _measures(data_dir):
+            out.write(json.dumps(export_record(m), ensure_ascii=False) + "\n")
         return
     g = whole_graph(data_dir)
     # Blank nodes (OWL lists in the ontology) get canonical labels so that identical builds export identically.

@@ -11,8 +11,10 @@ from importlib import resources
 from pathlib import Path
 
 from kg.errors import PlanError
+from kg.files import read_regular
 from kg.normalise import normalise
 
+MAX_ALIAS_BYTES = 4 * 2**20  # a planner's alias file is a few KB; more is not one
 SYSTEM_TYPES = {"Hotline", "MobileApp", "WebPlatform", "Website", "Mailbox", "SocialMedia", "InformationSystem"}
 UNIT_TAIL = re.compile(r"(?:暨|及|與)?(?:所屬|各所屬)(?:機關|單位|各機關)?$")
 SELF_PREFIX = re.compile(r"^(?:本(?:局|處|所|中心|大隊|隊|府|課|科)(?!長))")
@@ -153,9 +155,10 @@ class Aliases:
         """The bundled alias file, extended by a planner's own file with the same tables when given."""
         text = resources.files("kg").joinpath("data/aliases.toml").read_text("utf-8")
         tables = [tomllib.loads(text)]
-        if extra is not None and extra.exists():
+        if extra is not None and (extra.exists() or extra.is_symlink()):
+            data = read_regular(extra, MAX_ALIAS_BYTES, "alias file", PlanError)
             try:
-                tables.append(tomllib.loads(extra.read_text("utf-8")))
+                tables.append(tomllib.loads(data.decode("utf-8")))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise PlanError(str(extra), f"the alias file is not valid TOML: {exc}") from None
         out = cls()

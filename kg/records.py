@@ -6,7 +6,9 @@ the same keys: a misspelt key is a type error where it is written.
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+import csv
+from collections.abc import Iterable, Sequence
+from typing import NotRequired, TextIO, TypedDict
 
 from kg import framework
 from kg.link import Aliases, Entity, short_id
@@ -271,3 +273,45 @@ def csv_row(measure: MeasureRecord) -> list:
     row = [m[k] if m[k] is not None else "" for k in EXPORT_FIELDS[:-3]]
     row += ["、".join(u["name"] for u in m["units"]), "、".join(s["name"] for s in m["systems"])]
     return row + [m["source"]["file"], m["source"]["line_start"], m["source"]["line_end"]]
+
+
+# The headers of the CSV files planners download and open in a spreadsheet, column for column as CSV_FIELDS.
+CSV_HEADERS_ZH = {
+    "id": "編號",
+    "plan": "計畫",
+    "agency": "機關",
+    "year": "年度",
+    "framework_item": "框架項目",
+    "dimension": "執行要項",
+    "item": "子項",
+    "title": "標題",
+    "text": "內容",
+    "units": "執行單位",
+    "systems": "系統",
+    "file": "來源檔案",
+    "line_start": "起始行",
+    "line_end": "結束行",
+}
+
+# A cell starting with one of these is run as a formula by Excel, LibreOffice Calc or Google Sheets (OWASP,
+# "CSV Injection"): =HYPERLINK(…) in a plan's text would become a live link or worse.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell a spreadsheet will not run as a formula: text starting with FORMULA_STARTS gets a leading '.
+
+    Plan text is untrusted. Only text is escaped: a real number (a year, a line, a score, even a negative one)
+    is written as the number it is; text that merely looks like one ("-5") is escaped like any other text.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def write_csv(out: TextIO, header: Sequence[str], rows: Iterable[Sequence], lineterminator: str = "\r\n") -> None:
+    """Every CSV the project writes: a UTF-8 BOM (Excel then reads the Chinese right), then escaped cells."""
+    out.write("\ufeff")
+    w = csv.writer(out, lineterminator=lineterminator)
+    w.writerow([csv_cell(h) for h in header])
+    w.writerows([csv_cell(x) for x in row] for row in rows)

@@ -1,11 +1,22 @@
-"""The graph's side of search: build the index beside the graph, write practice types into it, open it for queries."""
+"""The graph's side of search: build the index beside the graph, write practice types into it, open it for queries.
+
+The index of a build lives in the build's own generation (DATA_DIR/generations/<id>/index), built from the same
+records as its graph, so what is published is always consistent. Vectors are reused by the content of what is
+embedded (index.measures.content_key), never by line numbers or file names: a plan re-saved, renamed, or with its
+text only moved encodes nothing again.
+
+Configuration (encoder, threads, limits) is a SearchConfig, read once where a command or the web app starts
+(SearchConfig.from_env) and passed down; nothing below reads the environment.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rdflib import RDF, Graph, Literal
 from rdflib.namespace import DCTERMS, SKOS
@@ -14,17 +25,73 @@ from kg.errors import PlanError
 from kg.records import export_record
 from kg.vocab import ID, SP
 
+if TYPE_CHECKING:
+    from index import Encoder
+    from kg.datadir import DataDir
+
 INDEX_DIR = "index"
 PRACTICES_FILE = "practices.json"
-BUILD_FILE = "last-build.json"  # how many measures the last build had to encode
+BUILD_FILE = "last-build.json"  # what the build did about the index: measures, encoded, reused, how
 CORRECTIONS_FILE = "practices.toml"  # a planner's corrections in the data dir (rename, merge, move)
 PRACTICE_SCHEME = ID["practice"]
+ENCODER_ENV = "KG_ENCODER"  # which encoder (index.encoders.ENCODER_NAMES)
+THREADS_ENV = "INDEX_ENCODER_THREADS"  # how many threads it encodes with (default: every CPU)
+MAX_TOP_K = 1000  # the most results `kg search` and `kg similar` print for one query
 
 
-def encoder_name() -> str:
-    from index import DEFAULT_ENCODER
+class SearchConfigError(ValueError):
+    """A search setting that cannot work (unknown encoder, missing extra, bad number): one line saying the fix."""
 
-    return os.environ.get("KG_ENCODER", DEFAULT_ENCODER)
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How search runs: which encoder, on how many threads.
+
+    Validated when made: an unknown encoder name or a bad number raises SearchConfigError at once, before any
+    data is read.
+    """
+
+    encoder: str = "use-onnx"  # index.DEFAULT_ENCODER (not imported here: importing index loads numpy and faiss)
+    threads: int | None = None  # None: every CPU
+
+    def __post_init__(self) -> None:
+        from index import UnknownEncoderError
+        from index.encoders import check_encoder_name
+
+        try:
+            check_encoder_name(self.encoder)
+        except UnknownEncoderError as exc:
+            raise SearchConfigError(str(exc)) from None
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
+            raise SearchConfigError(f"encoder threads must be a positive whole number, not {self.threads!r}")
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, encoder: str | None = None, threads: int | None = None
+    ) -> SearchConfig:
+        """The configuration from KG_ENCODER and INDEX_ENCODER_THREADS (of os.environ unless given), what is not
+        set the defaults; encoder and threads given here (e.g. by a web app's own config) take precedence."""
+        env = os.environ if environ is None else environ
+        if threads is None:
+            raw = env.get(THREADS_ENV, "").strip()
+            if raw:
+                if not raw.isdigit() or int(raw) < 1:
+                    raise SearchConfigError(f"{THREADS_ENV} must be a positive whole number, not {raw!r}")
+                threads = int(raw)
+        return cls(encoder=encoder or env.get(ENCODER_ENV, "").strip() or cls.encoder, threads=threads)
+
+    def load_encoder(self) -> Encoder:
+        """The encoder model (shared by every user of the same encoder and threads: it is immutable);
+        SearchConfigError naming the pip extra when its packages are not installed."""
+        from index import MissingExtraError
+        from index.encoders import shared_encoder
+
+        try:
+            return shared_encoder(self.encoder, self.threads)
+        except MissingExtraError as exc:
+            raise SearchConfigError(f"encoder {self.encoder!r} cannot be loaded: {exc}") from None
 
 
 def index_records(measures: list[dict]) -> list[dict]:
@@ -32,57 +99,125 @@ def index_records(measures: list[dict]) -> list[dict]:
     return [export_record(m) for m in measures]
 
 
-def build_index_into(work: Path, measures: list[dict], previous: Path | None = None) -> Graph:
-    """Build (or update from the previous data dir) the search index into work/index; return the practice graph.
+class _NoEncoder:
+    """Stands for the model of a saved index when a build must not encode (--no-index): every vector is reused."""
 
-    Vectors of measures whose text did not change are reused: adding or replacing one plan encodes only its measures.
+    def __init__(self, model_id: str, dim: int) -> None:
+        self.model_id, self.dim = model_id, dim
+
+    def encode(self, texts: Sequence[str], kind: str = "passage"):
+        raise AssertionError("a build with --no-index encodes nothing")  # IndexStep checks first; never reached
+
+
+@dataclass
+class IndexOutcome:
+    """What one build did about the search index."""
+
+    how: str  # "built" (encoding what was new), "kept" (--no-index, nothing to encode) or "none"
+    measures: int
+    encoded: int = 0
+    missing: int = 0  # --no-index: measures that would have needed encoding
+    previous: bool = True  # --no-index: the previous build had an index to take vectors from
+
+    def summary(self) -> str:
+        if self.how == "built":
+            return f"search index: {self.encoded} of {self.measures} measures encoded, the rest reused"
+        if self.how == "kept":
+            return f"search index: kept up to date without encoding (--no-index): all {self.measures} measures reused"
+        why = (
+            f"{self.missing} of {self.measures} measures are new or changed"
+            if self.previous
+            else "the data dir had no search index to take vectors from"
+        )
+        return (
+            f"search index: none in this build: {why}, and --no-index encodes nothing; "
+            "'kg search' and 'kg serve' need this build run again without --no-index"
+        )
+
+
+class IndexStep:
+    """What a build runs after the graph (kg.store.build's after_graph): the index of exactly these measures,
+    written into the staged generation, reusing the previous generation's vectors by content.
+
+    encode=False (kg build --no-index) never encodes: the index is kept, updated, when every measure's vector can
+    be reused from the previous one (re-saved or moved plans, removed plans), and otherwise none is built and the
+    outcome says so. The encoder is loaded by prepare() (or on first use), so a bad configuration fails before any
+    file is read when the caller prepares.
     """
-    from index import SearchIndex, SearchIndexError, get_encoder
 
-    encoder = get_encoder(encoder_name())
-    records = index_records(measures)
-    index = None
-    if previous is not None and (previous / INDEX_DIR / "manifest.json").exists():
-        try:
-            index = SearchIndex.load(previous / INDEX_DIR, encoder)
-        except SearchIndexError:
-            index = None  # other model or format: rebuild from scratch
-    encoded = len(records)
-    if index is None:
-        index = SearchIndex.build(records, encoder)
-    else:
-        encoded = 0
-        by_plan: dict[str, list[dict]] = {}
-        for r in records:
-            by_plan.setdefault(r["plan"], []).append(r)
-        old_plans = {m["plan"] for m in index.measures}
-        current = {m["id"] for m in index.measures}
-        for plan, recs in by_plan.items():
-            if (
-                plan not in old_plans
-                or {r["id"] for r in recs} - current
-                or len(recs) != sum(1 for m in index.measures if m["plan"] == plan)
-            ):
-                encoded += index.update(recs, plan=plan).encoded
-        if {m["id"] for m in index.measures} != {r["id"] for r in records}:
-            index = SearchIndex.build(records, encoder)
-            encoded = len(records)
-    corrections = work / CORRECTIONS_FILE
-    scheme = index.practice_scheme()
-    if corrections.exists():
-        from index.practices import apply_corrections
+    def __init__(self, config: SearchConfig | None = None, encode: bool = True, encoder: Encoder | None = None):
+        self.config = config or SearchConfig()
+        self.encode = encode
+        self._encoder = encoder
+        self.outcome: IndexOutcome | None = None
 
-        try:
-            scheme = apply_corrections(scheme, corrections)
-        except (ValueError, KeyError) as exc:
-            raise PlanError(str(corrections), f"cannot apply the practice-type corrections: {exc}") from None
-    index.set_practice_membership(scheme.membership)
-    index.save(work / INDEX_DIR)
-    (work / INDEX_DIR / BUILD_FILE).write_text(json.dumps({"measures": len(records), "encoded": encoded}), "utf-8")
-    (work / INDEX_DIR / PRACTICES_FILE).write_text(
-        json.dumps(scheme.to_dict(), ensure_ascii=False, indent=1, sort_keys=True), "utf-8"
-    )
-    return practice_graph(scheme.to_dict())
+    def prepare(self) -> IndexStep:
+        if self.encode and self._encoder is None:
+            self._encoder = self.config.load_encoder()
+        return self
+
+    def summary(self) -> str | None:
+        return self.outcome.summary() if self.outcome is not None else None
+
+    def __call__(self, work: Path, measures: list[dict], previous: Path | None = None) -> Graph | None:
+        from index import SearchIndex
+        from index.measures import DEFAULT_CONTEXT, content_key
+
+        records = index_records(measures)
+        saved = _saved_vectors(previous)
+        if self.encode:
+            encoder = self.prepare()._encoder
+            assert encoder is not None
+            reuse = saved.by_key if saved is not None and saved.usable_with(encoder) else None
+        else:
+            missing = (
+                len(records)
+                if saved is None
+                else sum(1 for r in records if content_key(r, DEFAULT_CONTEXT) not in saved.by_key)
+            )
+            if saved is None or missing:
+                self.outcome = IndexOutcome("none", len(records), missing=missing, previous=saved is not None)
+                return None
+            encoder, reuse = _NoEncoder(saved.model_id, saved.dim), saved.by_key
+        index = SearchIndex.build(records, encoder, reuse=reuse)
+        scheme = index.practice_scheme()
+        corrections = work / CORRECTIONS_FILE
+        if corrections.exists():
+            from index.practices import apply_corrections
+
+            try:
+                scheme = apply_corrections(scheme, corrections)
+            except (ValueError, KeyError) as exc:
+                raise PlanError(str(corrections), f"cannot apply the practice-type corrections: {exc}") from None
+        index.set_practice_membership(scheme.membership)
+        out = work / INDEX_DIR
+        index.save(out)
+        self.outcome = IndexOutcome("built" if self.encode else "kept", len(records), encoded=index.encoded)
+        stats = {"measures": len(records), "encoded": index.encoded, "reused": len(records) - index.encoded}
+        (out / BUILD_FILE).write_text(json.dumps(dict(stats, how=self.outcome.how)), "utf-8")
+        (out / PRACTICES_FILE).write_text(
+            json.dumps(scheme.to_dict(), ensure_ascii=False, indent=1, sort_keys=True), "utf-8"
+        )
+        return practice_graph(scheme.to_dict())
+
+
+def _saved_vectors(previous: Path | None):
+    """The previous generation's vectors by content (None: no usable index there, so everything is encoded)."""
+    from index import SearchIndexError
+    from index.search import load_saved_vectors
+
+    if previous is None or not (previous / INDEX_DIR / "manifest.json").is_file():
+        return None
+    try:
+        return load_saved_vectors(previous / INDEX_DIR)
+    except SearchIndexError:
+        return None  # unreadable or of another format: rebuilt from scratch
+
+
+def build_index_into(work: Path, measures: list[dict], previous: Path | None = None) -> Graph | None:
+    """Build the search index of these measures into work/index with the default configuration (what tests and
+    callers without a configuration of their own pass as kg.store.build's after_graph); return the practice graph."""
+    return IndexStep()(work, measures, previous)
 
 
 def practice_graph(scheme: dict) -> Graph:
@@ -118,23 +253,50 @@ def practice_graph(scheme: dict) -> Graph:
 
 
 class Search:
-    """An opened search index with its practice types, for the CLI and the web UI."""
+    """An opened search index with its practice types, for the CLI and the web UI.
 
-    def __init__(self, data_dir: str | Path) -> None:
-        from index import SearchIndex, SearchIndexError, get_encoder
-        from kg.store import DataDir
+    It reads one generation of the data dir (the current one when opened, or the one a pinned DataDir names), so
+    its index and its measures always belong to the same build. Nothing is cached across instances except the
+    encoder model (SearchConfig.load_encoder).
+    """
 
-        d = DataDir(data_dir)
-        path = d.path / INDEX_DIR
-        if not (path / "manifest.json").exists():
-            raise PlanError(str(d.path), "no search index here: run 'kg build' (without --no-index) first")
+    def __init__(self, data_dir: str | Path | DataDir, config: SearchConfig | None = None) -> None:
+        from index import IndexMismatchError, SearchIndex, SearchIndexError
+        from kg.datadir import DataDir
+
+        d = (data_dir if isinstance(data_dir, DataDir) else DataDir(data_dir)).pin()
+        if not d.exists():
+            raise PlanError(str(d.path), "no knowledge graph here yet: run 'kg build' first")
+        self.config = config or SearchConfig()
         self.data_dir = d
+        self.generation = d.generation()
         self.measures = d.measures()
+        path = d.index_dir
+        if not (path / "manifest.json").is_file():
+            raise PlanError(
+                str(d.path),
+                "this build has no search index (it was made with --no-index, or without one): "
+                + _rebuild_hint(d, self.measures),
+            )
+        encoder = self.config.load_encoder()
         try:
-            self.index = SearchIndex.load(path, get_encoder(encoder_name()), measures=index_records(self.measures))
-        except SearchIndexError as exc:
-            raise PlanError(str(path), f"{exc} (run 'kg build' again to rebuild the index)") from None
-        self.practices = json.loads((path / PRACTICES_FILE).read_text("utf-8"))
+            self.index = SearchIndex.load(path, encoder, measures=index_records(self.measures))
+            self.practices = json.loads((path / PRACTICES_FILE).read_text("utf-8"))
+        except IndexMismatchError as exc:
+            if exc.what in ("model", "dimension"):
+                raise PlanError(
+                    str(d.path),
+                    f"the search index was built with the encoder model {exc.saved!r}, but this runs with "
+                    f"{self.config.encoder!r} ({ENCODER_ENV}): run with {ENCODER_ENV}={exc.saved} to use it, or, to "
+                    f"use {self.config.encoder!r}, " + _rebuild_hint(d, self.measures),
+                ) from None
+            raise PlanError(
+                str(d.path), "the search index does not match the graph: " + _rebuild_hint(d, self.measures)
+            ) from None
+        except (SearchIndexError, OSError, ValueError) as exc:
+            raise PlanError(
+                str(d.path), f"the search index cannot be read ({exc}): " + _rebuild_hint(d, self.measures)
+            ) from None
         self.index.set_practice_membership(self.practices["membership"])
         self.by_id = {m["id"]: m for m in self.measures}
         self.type_labels = {t["id"]: t["label"] for t in self.practices["types"]}
@@ -184,6 +346,17 @@ class Search:
         return {"agencies": agencies, "types": [t for t in types if t["size"]]}
 
 
-@lru_cache(maxsize=4)
-def open_search(data_dir: str) -> Search:
-    return Search(data_dir)
+def open_search(data_dir: str | Path, config: SearchConfig | None = None) -> Search:
+    """The search of a data dir's current generation (a new one each call: callers keep it as long as they need)."""
+    return Search(data_dir, config)
+
+
+def _rebuild_hint(d: DataDir, measures: list[dict]) -> str:
+    """What to run to rebuild the index of a data dir, and that it fixes it: a build re-ingesting any one plan
+    already in it (the graph stays the same) indexes every measure again, encoding only what it has no vector of."""
+    files = sorted({m["source"]["file"] for m in measures if m.get("source", {}).get("file")})
+    example = files[0] if files else "PLAN_FILE"
+    return (
+        f"run 'kg build --data-dir {d.path} {example}' (or any plan file already built into it, without "
+        "--no-index): that rebuilds the search index of every plan, and the graph stays the same"
+    )

@@ -1,4 +1,5 @@
-"""The data dir: plan records, the RDF store (Oxigraph through rdflib) and the search index, swapped in whole."""
+"""Building the data dir: plan records, the RDF store (Oxigraph through rdflib) and the search index, published whole
+as a new generation (see kg/datadir.py: a crash, a full disk or a second build never loses data)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import pyoxigraph as ox
+from oxrdflib.store import OxigraphStore
 from rdflib import Dataset, Graph, URIRef
 from rdflib.namespace import DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, XSD
 
+from kg.datadir import DEFAULT_WAIT, PLANNER_FILES, DataDir, Writer, check_target, os_error, writing
 from kg.errors import PlanError, PlanParseError
 from kg.graph import graph_iri, plan_graph
 from kg.link import Aliases
@@ -96,6 +99,8 @@ class BuildReport:
     plans: int = 0
     measures: int = 0
     triples: int = 0
+    generation: str | None = None  # the generation published
+    index: dict | None = None  # the index build's counts (measures, encoded), when one was built
 
 
 def open_dataset(path: Path, create: bool = False) -> Dataset:
@@ -104,45 +109,6 @@ def open_dataset(path: Path, create: bool = False) -> Dataset:
     for prefix, ns in PREFIXES.items():
         ds.bind(prefix, ns)
     return ds
-
-
-class DataDir:
-    """One data directory: records/ (one JSON per plan), store/ (Oxigraph), index/ (search), aliases.toml (optional)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    @property
-    def records_dir(self) -> Path:
-        return self.path / "records"
-
-    @property
-    def store_dir(self) -> Path:
-        return self.path / "store"
-
-    @property
-    def index_dir(self) -> Path:
-        return self.path / "index"
-
-    @property
-    def originals_dir(self) -> Path:
-        return self.path / "originals"
-
-    def exists(self) -> bool:
-        return self.store_dir.exists() and self.records_dir.exists()
-
-    def records(self) -> list[dict]:
-        if not self.records_dir.exists():
-            return []
-        return [json.loads(p.read_text("utf-8")) for p in sorted(self.records_dir.glob("*.json"))]
-
-    def measures(self) -> list[dict]:
-        return [m for r in self.records() for m in r["measures"]]
-
-    def dataset(self) -> Dataset:
-        if not self.exists():
-            raise PlanError(str(self.path), "no knowledge graph here yet: run 'kg build' first")
-        return open_dataset(self.store_dir)
 
 
 def _agencies(records: list[dict], aliases: Aliases) -> dict[str, dict]:
@@ -170,16 +136,27 @@ def build(
     progress: Callable[[Iterable], Iterable] = lambda x: x,
     after_graph: Callable[[Path, list[dict], Path | None], Graph | None] | None = None,
     strict: bool = False,
+    *,
+    inputs: Sequence[str | Path] = (),
+    wait: float = DEFAULT_WAIT,
+    on_wait: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Ingest files into the data dir: existing plans stay, a plan of the same agency and year is replaced.
 
-    Everything is built in a sibling temporary folder and swapped in only when the whole build succeeds;
-    a file that cannot be read is reported (with its name and line) and the other files are still built.
+    The files are read first; then, holding the data dir's lock (waiting up to `wait` seconds for another build),
+    the plans of the current generation and the new ones are written into a new generation, published only when the
+    whole build succeeded. A file that cannot be read is reported (with its name and line) and the other files are
+    still built. A folder that is not a data dir (and holds files), or that is one of the folders of plans `inputs`,
+    is refused before anything is read.
     """
     target = DataDir(data_dir)
-    aliases = Aliases.load(target.path / "aliases.toml")
+    check_target(target.path, inputs)
+    try:
+        aliases = Aliases.load(target.path / "aliases.toml")
+    except OSError as exc:
+        raise os_error(exc, target.path) from None
     report = BuildReport()
-    records = {r["id"]: r for r in target.records()}
+    parsed: dict[str, dict] = {}
     originals: dict[str, bytes] = {}
     for path in progress(files):
         try:
@@ -195,66 +172,176 @@ def build(
             continue
         rec["original"] = original_name(path, data)
         originals[rec["original"]] = data
-        records[rec["id"]] = rec
+        parsed[rec["id"]] = rec
         report.built.append(path.name)
         report.ingested.append(
             Ingested(path.name, plan.format, plan.layout, len(plan.measures), plan.ocr, [str(f) for f in plan.findings])
         )
     if not report.built:
         return report
-    target.path.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.path.name}.build-", dir=target.path.parent))
-    try:
-        staged = DataDir(work)
-        staged.records_dir.mkdir()
-        for key, rec in sorted(records.items()):
-            (staged.records_dir / f"{key}.json").write_text(
-                json.dumps(rec, ensure_ascii=False, indent=1, sort_keys=True), "utf-8"
-            )
-        staged.originals_dir.mkdir()
-        for rec in records.values():  # the original of every plan kept, new ones from this build
-            name = rec.get("original")
-            if not name:
-                continue
-            if name in originals:
-                (staged.originals_dir / name).write_bytes(originals[name])
-            elif (target.originals_dir / name).is_file():
-                shutil.copy2(target.originals_dir / name, staged.originals_dir / name)
-        for own in ("aliases.toml", "practices.toml"):  # a planner's own data files stay with the data dir
-            if (target.path / own).exists():
-                shutil.copy2(target.path / own, work / own)
-        ds = open_dataset(staged.store_dir, create=True)
-        agencies = _agencies(list(records.values()), aliases)
-        _load(ds, ONTOLOGY_GRAPH, ontology_graph())
-        _load(ds, FRAMEWORK_GRAPH, framework_graph())
-        for key, rec in sorted(records.items()):
-            _load(ds, graph_iri(key), plan_graph(rec, agencies))
-        if after_graph is not None:
-            measures = [m for _, r in sorted(records.items()) for m in r["measures"]]
-            extra = after_graph(work, measures, target.path if target.exists() else None)
-            if extra is not None:
-                _load(ds, PRACTICE_GRAPH, extra)
-        report.triples = len(ds)
-        ds.close()
-        report.plans = len(records)
-        report.measures = sum(len(r["measures"]) for r in records.values())
-        _swap(work, target.path)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    with writing(target.path, inputs, wait=wait, on_wait=on_wait) as writer:
+        # Read under the lock: a build that waited for another one adds to what that one published.
+        records = {r["id"]: r for r in writer.previous.records()}
+        records.update(parsed)
+        _publish(writer, records, originals, aliases, after_graph, report)
     return report
 
 
+@dataclass
+class RemoveReport:
+    removed: list[dict] = field(default_factory=list)  # the records removed
+    plans: int = 0
+    measures: int = 0
+    triples: int = 0
+    generation: str | None = None
+    index: dict | None = None
+
+
+def plan_label(rec: dict) -> str:
+    year = rec.get("year")
+    return f"{rec['id']} ({rec['agency']['name']} {year if year is not None else 'no year'}, {rec['file']})"
+
+
+def find_plans(
+    records: list[dict], plan_ids: Sequence[str] = (), agency: str | None = None, year: int | None = None
+) -> list[dict]:
+    """The plans named by id (or title, or file name), or by agency (and year: Western or ROC); PlanError naming
+    what matches nothing (or more than one plan), with the plans there are."""
+    known = "; ".join(plan_label(r) for r in sorted(records, key=lambda r: r["id"])[:8]) or "none"
+    out: list[dict] = []
+    for pid in plan_ids:  # an id, else a title (the jsonl export's 'plan') or the file name it was read from
+        found = [r for r in records if r["id"] == pid] or [r for r in records if pid in (r.get("title"), r.get("file"))]
+        if not found:
+            raise PlanError(pid, f"no plan with this id, title or file name in the data dir (its plans: {known})")
+        if len(found) > 1:
+            raise PlanError(pid, "names several plans: give the id of one: " + "; ".join(map(plan_label, found)))
+        out += found
+    if agency is not None:
+        full = Aliases.load().agency(agency).name
+        found = [
+            r
+            for r in records
+            if agency in (r["agency"]["name"], r["agency"]["id"]) or r["agency"]["name"] == full
+            if year is None or year in (r.get("year"), r.get("year_roc"))
+        ]
+        what = agency + (f" {year}" if year is not None else "")
+        if not found:
+            which = "agency and year" if year is not None else "agency"
+            raise PlanError(what, f"no plan of this {which} in the data dir (its plans: {known})")
+        if year is None and len(found) > 1:
+            raise PlanError(
+                what, "this agency has several plans: give --year, or plan ids: " + "; ".join(map(plan_label, found))
+            )
+        out += found
+    if not out:
+        raise PlanError("kg remove", "name the plans to remove: plan ids, or --agency NAME [--year N]")
+    return list({r["id"]: r for r in out}.values())
+
+
+def remove(
+    data_dir: str | Path,
+    plan_ids: Sequence[str] = (),
+    agency: str | None = None,
+    year: int | None = None,
+    after_graph: Callable[[Path, list[dict], Path | None], Graph | None] | None = None,
+    *,
+    wait: float = DEFAULT_WAIT,
+    on_wait: Callable[[str], None] | None = None,
+) -> RemoveReport:
+    """Remove plans from the graph and the index: a new generation without them, published like a build's.
+
+    A plan that is not there is refused (PlanError) and nothing changes.
+    """
+    target = DataDir(data_dir)
+    if not target.exists():
+        raise PlanError(str(target.path), "no knowledge graph here yet: run 'kg build' first")
+    find_plans(target.records(), plan_ids, agency, year)  # refuse before taking the lock
+    try:
+        aliases = Aliases.load(target.path / "aliases.toml")
+    except OSError as exc:
+        raise os_error(exc, target.path, "the removal") from None
+    report = RemoveReport()
+    with writing(target.path, wait=wait, on_wait=on_wait, what="the removal") as writer:
+        if writer.previous_dir is None:
+            raise PlanError(str(target.path), "no knowledge graph here yet: run 'kg build' first")
+        records = {r["id"]: r for r in writer.previous.records()}
+        gone = find_plans(list(records.values()), plan_ids, agency, year)  # again: another build may have run
+        for rec in gone:
+            del records[rec["id"]]
+        report.removed = gone
+        built = BuildReport()
+        _publish(writer, records, {}, aliases, after_graph, built)
+    report.plans, report.measures, report.triples = built.plans, built.measures, built.triples
+    report.generation, report.index = built.generation, built.index
+    return report
+
+
+def _keep_original(source: Path, dest: Path) -> None:
+    """An original of the previous generation in the new one: hard-linked (generations are never written), or copied."""
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copy2(source, dest)
+
+
+def _publish(
+    writer: Writer,
+    records: dict[str, dict],
+    originals: dict[str, bytes],
+    aliases: Aliases,
+    after_graph: Callable[[Path, list[dict], Path | None], Graph | None] | None,
+    report: BuildReport,
+) -> None:
+    """Write records, originals, the store and (through after_graph) the index into a new generation; publish it."""
+    previous = writer.previous
+    work = writer.stage()
+    staged = work / "records"
+    staged.mkdir()
+    for key, rec in sorted(records.items()):
+        (staged / f"{key}.json").write_text(json.dumps(rec, ensure_ascii=False, indent=1, sort_keys=True), "utf-8")
+    kept = work / "originals"
+    kept.mkdir()
+    for rec in records.values():  # the original of every plan kept, new ones from this build
+        name = rec.get("original")
+        if not name or name != Path(name).name or name.startswith("."):
+            continue
+        if name in originals:
+            (kept / name).write_bytes(originals[name])
+        elif (previous.originals_dir / name).is_file():
+            _keep_original(previous.originals_dir / name, kept / name)
+    for own in PLANNER_FILES:  # the planner's files as this build used them (the index reads practices.toml here)
+        if (writer.root / own).is_file():
+            shutil.copy2(writer.root / own, work / own)
+    store = ox.Store(str(work / "store"))
+    ds = Dataset(store=OxigraphStore(store=store), default_union=True)
+    agencies = _agencies(list(records.values()), aliases)
+    _load(ds, ONTOLOGY_GRAPH, ontology_graph())
+    _load(ds, FRAMEWORK_GRAPH, framework_graph())
+    for key, rec in sorted(records.items()):
+        _load(ds, graph_iri(key), plan_graph(rec, agencies))
+    measures = [m for _, r in sorted(records.items()) for m in r["measures"]]
+    if after_graph is not None and measures:
+        previous_dir = writer.previous_dir if previous.exists() else None
+        extra = after_graph(work, measures, previous_dir)
+        if extra is not None:
+            _load(ds, PRACTICE_GRAPH, extra)
+    report.triples = len(ds)
+    store.flush()  # everything in the store's files, no log to replay: the generation is never opened to write again
+    ds.close()
+    del ds, store  # closes the store
+    _reopen(work / "store")  # opened once more, RocksDB deletes the write-ahead log the flush made obsolete
+    stats = work / "index" / "last-build.json"
+    report.index = json.loads(stats.read_text("utf-8")) if stats.is_file() else None
+    report.plans = len(records)
+    report.measures = len(measures)
+    report.generation = writer.publish(work)
+
+
+def _reopen(path: Path) -> None:
+    store = ox.Store(str(path))
+    del store  # closed
+
+
 def _load(ds: Dataset, name: URIRef, g: Graph) -> None:
-    ds.store.addN((s, p, o, ds.graph(name)) for s, p, o in g)
-
-
-def _swap(new: Path, target: Path) -> None:
-    """Replace the data dir by the freshly built one: two renames, so readers never see half a build."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.rename(target, old)
-    os.rename(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    graph = ds.graph(name)
+    ds.store.addN((s, p, o, graph) for s, p, o in g)

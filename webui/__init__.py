@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import webbrowser
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, request, url_for
 from werkzeug.routing import BuildError
 
-from webui.errors import register_error_handlers
-from webui.state import EXTENSION, load_state
+from webui.errors import error_response, register_error_handlers
+from webui.state import install_state
 
 DEFAULTS: dict[str, Any] = {
     "SPARQL_TIMEOUT": 10.0,  # seconds a SPARQL query may run before the request gives up with 503
@@ -30,8 +31,17 @@ CSP = (
 )
 
 
+# Host names always served: a page of another site cannot make a browser send one of these (DNS rebinding).
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 def create_app(config: Mapping[str, Any]) -> Flask:
-    """The app for one data dir (config: DATA_DIR, optional SPARQL_TIMEOUT, SPARQL_MAX_ROWS, SPARQL_WORKERS)."""
+    """The app for one data dir (config: DATA_DIR, optional SPARQL_TIMEOUT, SPARQL_MAX_ROWS, SPARQL_WORKERS,
+    ENCODER and ENCODER_THREADS (else KG_ENCODER, INDEX_ENCODER_THREADS), RELOAD_INTERVAL (seconds, default 0.5),
+    ALLOWED_HOSTS (host names served besides 127.0.0.1, localhost and ::1; "*" for any) and SERVE_HOST (the
+    address `kg serve` listens on, served too))."""
     app = Flask(__name__)
     app.config.update(DEFAULTS)
     app.config.update(config)
@@ -42,12 +52,9 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     app.jinja_env.autoescape = True  # every template, whatever its name, escapes what it prints
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
-    app.extensions[EXTENSION] = load_state(
-        Path(app.config["DATA_DIR"]),
-        sparql_timeout=float(app.config["SPARQL_TIMEOUT"]),
-        sparql_max_rows=int(app.config["SPARQL_MAX_ROWS"]),
-        sparql_workers=int(app.config["SPARQL_WORKERS"]),
-    )
+    guard_requests(app)  # before anything else: a request for another host or from another site does nothing
+    # Settings checked (StateConfigError), the current build loaded, and picked up again after each `kg build`.
+    install_state(app)
 
     from webui.views import browse, downloads, graph, home, measures, originals, search, sparql
 
@@ -66,6 +73,97 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     return app
 
 
+def allowed_hosts(config: Mapping[str, Any]) -> set[str] | None:
+    """The host names requests may name (lower case, no port); None when any is allowed (ALLOWED_HOSTS "*")."""
+    given = config.get("ALLOWED_HOSTS") or ()
+    if isinstance(given, str):
+        given = given.split(",")
+    names = {_host_name(h) for h in given if h.strip()}
+    if "*" in names:
+        return None
+    names |= set(LOCAL_HOSTS)
+    served = str(config.get("SERVE_HOST") or "")
+    if served in WILDCARD_HOSTS and "SERVE_HOST" in config:
+        names |= _this_machine()
+    elif served:
+        names.add(_host_name(served))
+    return names
+
+
+def _this_machine() -> set[str]:
+    """This computer's name and addresses, for a server that listens on every interface (kg serve --host 0.0.0.0)."""
+    import socket
+
+    names: set[str] = set()
+    try:
+        host = socket.gethostname()
+        names |= {host.lower(), socket.getfqdn(host).lower()}
+        names |= {str(info[4][0]).lower() for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        pass
+    return {n.rstrip(".") for n in names if n}
+
+
+def _host_name(host: str) -> str:
+    """The name part of a Host header (or a configured name): lower case, without port or brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        host = host[1:end] if end > 0 else host
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+def _same_origin(url: str, host: str) -> bool:
+    try:
+        return urlsplit(url).netloc.lower() == host.lower()
+    except ValueError:
+        return False
+
+
+def guard_requests(app: Flask) -> None:
+    """Refuse, before any view runs: a Host header naming a host this server does not serve (400: DNS rebinding,
+    a page of another site reaching this server under its own name); and a POST (or other unsafe method) sent by a
+    page of another site (403: cross-site request forgery), told by Origin, Referer or Sec-Fetch-Site. Requests
+    without those headers (SPARQL clients, curl) pass: only browsers send them, and browsers always do cross-site.
+    """
+    hosts = allowed_hosts(app.config)
+
+    @app.before_request
+    def check_host_and_origin() -> Any:
+        host = request.host
+        if hosts is not None and _host_name(host) not in hosts:
+            shown = host[:100]
+            return error_response(
+                400,
+                f"此伺服器不以「{shown}」這個名稱提供服務（Host 標頭不符）。若要以這個名稱開放，"
+                "請把它加入設定 ALLOWED_HOSTS（kg serve：環境變數 KG_ALLOWED_HOSTS，以逗號分隔）。",
+            )
+        if request.method in SAFE_METHODS:
+            return None
+        origin = request.headers.get("Origin")
+        referer = request.headers.get("Referer")
+        site = request.headers.get("Sec-Fetch-Site", "").lower()
+        foreign = (
+            (origin is not None and (origin == "null" or not _same_origin(origin, host)))
+            or (origin is None and bool(referer) and not _same_origin(referer or "", host))
+            or site in ("cross-site", "same-site")
+        )
+        if foreign:
+            return error_response(
+                403,
+                "拒絕來自其他網站的提交（跨站請求）。請在本站的頁面上送出，"
+                "或由程式以 GET、或 Content-Type: application/sparql-query 的 POST 查詢。",
+            )
+        return None
+
+
+def _allowed_hosts_from_env() -> list[str]:
+    """KG_ALLOWED_HOSTS: more host names `kg serve` answers to (comma-separated), e.g. its name on the network."""
+    return [h.strip() for h in os.environ.get("KG_ALLOWED_HOSTS", "").split(",") if h.strip()]
+
+
 def _api_url() -> str | None:
     """The JSON twin of the page being shown (same arguments), for the footer link; None if it has none."""
     endpoint = request.endpoint or ""
@@ -78,12 +176,44 @@ def _api_url() -> str | None:
 
 
 def serve(data_dir: str, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False) -> None:
-    """Serve the UI with waitress until interrupted (what `kg serve` runs)."""
-    from waitress import serve as waitress_serve
+    """Serve the UI with waitress until interrupted (what `kg serve` runs).
 
-    app = create_app({"DATA_DIR": data_dir})
+    Raises OSError, its message naming the host and port, when it cannot listen there (the port is in use or
+    not allowed, the host unknown). That is checked before the data dir is loaded, so it is told at once.
+    """
+    import errno
+    import logging
+    import socket
+
+    from waitress.server import create_server
+
+    def cannot_listen(exc: Exception) -> OSError:
+        code = getattr(exc, "errno", None)
+        if code == errno.EADDRINUSE:
+            why = f"port {port} is already in use on {host}: stop what uses it or choose another with --port"
+        elif code == errno.EACCES:
+            why = f"not allowed to listen on port {port} (ports below 1024 need privileges): choose another with --port"
+        elif isinstance(exc, (socket.gaierror, ValueError)):
+            why = f"cannot listen on host {host!r} (port {port}): not a known host name or address of this computer"
+        else:
+            why = f"cannot listen on {host} port {port}: {getattr(exc, 'strerror', None) or exc}"
+        return OSError(code, why)
+
+    try:  # every address the host stands for, bound and let go: a port in use is told before the slow loading
+        for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds
+                probe.bind(address)
+    except OSError as exc:
+        raise cannot_listen(exc) from None
+    app = create_app({"DATA_DIR": data_dir, "SERVE_HOST": host, "ALLOWED_HOSTS": _allowed_hosts_from_env()})
+    try:
+        server = create_server(app, host=host, port=port, threads=8)
+    except (OSError, ValueError) as exc:  # taken in the meantime; waitress tells an unknown host as ValueError
+        raise cannot_listen(exc) from None
     url = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}/"
-    print(f"spkg web UI: {url}  (Ctrl+C to stop)")
+    print(f"spkg web UI: {url}  (Ctrl+C to stop)", flush=True)
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    waitress_serve(app, host=host, port=port, threads=8)
+    logging.basicConfig()  # as waitress.serve does: its warnings (a full task queue …) reach the terminal
+    server.run()

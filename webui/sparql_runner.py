@@ -1,58 +1,80 @@
-"""Run read-only SPARQL with a time limit and a row cap (evaluation and result formats live in kg.sparql).
+"""Run the endpoint's SPARQL queries in worker processes (kg.sparql_worker) with a time limit, a memory limit and
+a row cap; checks, evaluation and result formats live in kg.sparql, shared with `kg sparql`.
 
-Oxigraph cannot cancel a running query, so the query runs in a daemon worker thread: the request gives up after the
-time limit (503), the worker stops at the next row it would produce, and a fixed number of worker slots keeps
-abandoned heavy queries from piling up.
+A query that reaches the time limit is killed with its process, which gives its CPU and memory back at once; a
+new worker is started in the background. When every worker is busy the request is answered 503 at once.
+Workers are shared by every runner of the process with the same settings, so a reloaded state (after `kg build`)
+keeps them.
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from rdflib import Dataset
 
-from kg.sparql import Outcome, evaluate
+from kg.sparql import (
+    MEMORY_MB,
+    Limits,
+    Outcome,
+    QueryBusy,
+    QueryCrashed,
+    QueryMemoryError,
+    QueryTimeout,
+    evaluate,
+)
+from kg.sparql_worker import WorkerPool
+
+__all__ = ["SparqlRunner", "QueryBusy", "QueryTimeout", "QueryMemoryError", "QueryCrashed", "pool_for"]
+
+_POOLS: dict[tuple[int, int, int], WorkerPool] = {}
+_LOCK = threading.Lock()
 
 
-class QueryTimeout(Exception):
-    """The query did not finish within the time limit."""
-
-
-class QueryBusy(Exception):
-    """Every worker slot is taken (by queries still running or given up on)."""
+def pool_for(workers: int, memory_mb: int, queue: int = 0) -> WorkerPool:
+    """The process-wide worker pool for these settings (started lazily: no process until the first query)."""
+    key = (int(workers), int(memory_mb), int(queue))
+    with _LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = _POOLS[key] = WorkerPool(workers, int(memory_mb) << 20, queue=queue)
+        return pool
 
 
 class SparqlRunner:
-    def __init__(self, dataset: Dataset, timeout: float, max_rows: int, workers: int = 4) -> None:
-        self.dataset = dataset
+    def __init__(
+        self,
+        dataset: Dataset | None = None,
+        timeout: float = 10.0,
+        max_rows: int = 1000,
+        workers: int = 4,
+        memory_mb: int = MEMORY_MB,
+        queue: int = 0,
+    ) -> None:
+        self.dataset = dataset  # kept for callers that read it; queries run on the store folder they are given
         self.timeout = timeout
         self.max_rows = max_rows
-        self._slots = threading.BoundedSemaphore(workers)
+        self.workers = workers
+        self.memory_mb = memory_mb
+        self.queue = queue
 
-    def run(self, query: str) -> Outcome:
-        if not self._slots.acquire(blocking=False):
-            raise QueryBusy()
-        box: dict[str, object] = {}
-        done = threading.Event()
-        cancel = threading.Event()
+    def limits(self, memory_mb: int | None = None) -> Limits:
+        return Limits(timeout=self.timeout, max_rows=self.max_rows, memory_mb=memory_mb or self.memory_mb)
 
-        def work() -> None:
-            try:
-                box["outcome"] = self._evaluate(query, cancel)
-            except BaseException as exc:  # handed to the request thread, which decides what to answer
-                box["error"] = exc
-            finally:
-                self._slots.release()
-                done.set()
-
-        # A daemon thread: a query still running when the server stops must not keep the process alive.
-        threading.Thread(target=work, name="sparql-query", daemon=True).start()
-        if not done.wait(self.timeout):
-            cancel.set()
-            raise QueryTimeout()
-        if "error" in box:
-            raise box["error"]  # type: ignore[misc]
-        return box["outcome"]  # type: ignore[return-value]
-
-    def _evaluate(self, query: str, cancel: threading.Event) -> Outcome:
-        return evaluate(self.dataset, query, self.max_rows, cancel)
+    def run(
+        self,
+        query: str,
+        store_dir: str | Path,
+        *,
+        memory_mb: int | None = None,
+        queue: int | None = None,
+        default_graphs: list[str] | None = None,
+        named_graphs: list[str] | None = None,
+    ) -> Outcome:
+        """Check and run one query on the store at store_dir (taken by the caller when the request comes)."""
+        limits = self.limits(memory_mb)
+        pool = pool_for(self.workers, limits.memory_mb, self.queue if queue is None else queue)
+        return evaluate(
+            store_dir, query, limits=limits, pool=pool, default_graphs=default_graphs, named_graphs=named_graphs
+        )

@@ -1,36 +1,52 @@
-"""Everything the web UI reads, loaded once when the app is created and kept on the app (app.extensions).
+"""Everything the web UI reads about one build of the data dir (a KGState), and keeping it current (LiveState).
 
-Pages look things up here by id; nothing a request names ever becomes a path on disk. The data dir is read at start
-only: the RDF store is copied into memory, so a later `kg build` (which swaps the directory) cannot pull files from
-under a running server; restart the server to see a rebuilt graph. The plans' original files are the one exception, read
-when asked for and only by the name a plan record gives, and their names carry a hash of their content, so a
-file read after a rebuild is still the one the record meant (the original route checks).
+Pages look things up here by id; nothing a request names ever becomes a path on disk. A KGState is loaded from one
+generation of the data dir (DATA_DIR/generations/<id>): the RDF store is copied into memory, the search index, the
+records and the practice types are those of that generation, and so are the downloads and the plans' original
+files, read from that generation's folder when asked for (held with a shared lock, so that a later build does not
+prune it while it is served).
+
+A running server follows the builds: before each request the app's LiveState looks at DATA_DIR/CURRENT (at most
+every RELOAD_INTERVAL seconds); when a build has published another generation, one request loads its KGState and
+swaps it in, while the others go on answering from the one they have. Each request takes the state once (on
+flask.g), so all that one request shows comes from one build. A generation that fails to load is logged and the
+previous state kept. Nothing here is shared between apps or kept in module globals.
 """
 
 from __future__ import annotations
 
+import fcntl
 import io
+import logging
+import math
+import os
 import threading
+import time
+import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pyoxigraph as ox
-from flask import current_app
+from flask import Flask, current_app, g, has_request_context
 from oxrdflib.store import OxigraphStore
 from rdflib import Dataset, Literal, URIRef
 from rdflib.namespace import SKOS
 
+from kg.datadir import GENERATIONS, DataDir
 from kg.errors import PlanError
-from kg.search import Search, open_search
-from kg.store import PREFIXES, DataDir
+from kg.search import Search, SearchConfig, SearchConfigError
+from kg.store import PREFIXES
 from ontology import framework_graph
 from webui.graphindex import GraphIndex
 from webui.sparql_runner import SparqlRunner
 
-EXTENSION = "spkg"
+EXTENSION = "spkg"  # app.extensions[EXTENSION]: the KGState being served (replaced when a build is picked up)
+LIVE = "spkg.live"  # app.extensions[LIVE]: the app's LiveState
+REQUEST_STATE = "spkg_state"  # flask.g attribute: the KGState this request answers from
+DEFAULT_RELOAD_INTERVAL = 0.5  # seconds between two looks at DATA_DIR/CURRENT
 T = TypeVar("T")
 
 SYSTEM_TYPES = {
@@ -67,7 +83,7 @@ class LRU:
 
 @dataclass
 class KGState:
-    data_dir: Path
+    data_dir: Path  # the folder of the generation loaded (a DataDir of it reads that build only)
     search: Search
     dataset: Dataset
     graph: GraphIndex
@@ -84,6 +100,8 @@ class KGState:
     framework: dict[str, dict]
     coverage: dict
     originals: dict[str, str] = field(default_factory=dict)  # original file name -> id of the plan it is of
+    root: Path | None = None  # the data dir
+    generation: str | None = None  # the id of the generation loaded (None: a data dir of the previous layout)
     cache: LRU = field(default_factory=lambda: LRU(512))
     _downloads: dict[str, bytes] = field(default_factory=dict)
     _download_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -147,7 +165,11 @@ def _plain_name(name: object) -> bool:
 
 
 def get_state() -> KGState:
-    """The state of the app serving the current request."""
+    """The state the current request answers from (taken once per request), else the app's current one."""
+    if has_request_context():
+        state = g.get(REQUEST_STATE)
+        if state is not None:
+            return state
     return current_app.extensions[EXTENSION]
 
 
@@ -206,11 +228,20 @@ def _notation_key(notation: str) -> tuple[int, ...]:
     return tuple(int(p) for p in notation.split("-") if p.isdigit())
 
 
-def load_state(data_dir: str | Path, sparql_timeout: float, sparql_max_rows: int, sparql_workers: int) -> KGState:
-    d = DataDir(data_dir)
+def load_state(
+    data_dir: str | Path | DataDir,
+    sparql_timeout: float,
+    sparql_max_rows: int,
+    sparql_workers: int,
+    search_config: SearchConfig | None = None,
+) -> KGState:
+    """The state of the data dir's current generation (or of the generation a pinned DataDir names)."""
+    d = (data_dir if isinstance(data_dir, DataDir) else DataDir(data_dir)).pin()
     if not d.exists():
         raise PlanError(str(d.path), "no knowledge graph here yet: run 'kg build' first")
-    search = open_search(str(d.path))
+    folder = d.current()
+    assert folder is not None  # d.exists()
+    search = Search(d, search_config)
     # The encoder's first call builds its runtime state (~0.1 s); pay that at start, not on a planner's first search.
     search.search("服務", k=1)
     if search.measures:
@@ -318,8 +349,9 @@ def load_state(data_dir: str | Path, sparql_timeout: float, sparql_max_rows: int
             "measure_ids": members,
         }
 
-    return KGState(
-        data_dir=d.path,
+    hold = _hold(folder)
+    state = KGState(
+        data_dir=folder,
         search=search,
         dataset=dataset,
         graph=graph,
@@ -336,4 +368,177 @@ def load_state(data_dir: str | Path, sparql_timeout: float, sparql_max_rows: int
         framework=framework,
         coverage=search.coverage(),
         originals=originals,
+        root=d.path,
+        generation=d.generation(),
     )
+    if hold is not None:
+        weakref.finalize(state, os.close, hold)  # let go of the generation once no request uses this state
+    return state
+
+
+def _hold(folder: Path) -> int | None:
+    """A shared lock on a generation's folder, as kg.datadir's readers take: a build prunes no generation held so.
+    The previous layout (the data dir itself) is never pruned and is not held."""
+    if folder.parent.name != GENERATIONS:
+        return None
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        pass  # a pruner holds it exclusively and already decided; loading fails or succeeds on its own
+    return fd
+
+
+class StateConfigError(ValueError):
+    """A setting of the web app that cannot work: raised by create_app, one line naming the setting."""
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    """The web app's settings for loading state, read from its config once and checked when it is created."""
+
+    data_dir: Path
+    sparql_timeout: float
+    sparql_max_rows: int
+    sparql_workers: int
+    search: SearchConfig
+    reload_interval: float  # seconds between looks at DATA_DIR/CURRENT (0: before every request)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> StateSettings:
+        """From a Flask config: DATA_DIR, SPARQL_TIMEOUT, SPARQL_MAX_ROWS, SPARQL_WORKERS, RELOAD_INTERVAL, and
+        ENCODER / ENCODER_THREADS (when not set: KG_ENCODER / INDEX_ENCODER_THREADS of the environment)."""
+        if not config.get("DATA_DIR"):
+            raise StateConfigError("create_app needs DATA_DIR: the data dir built by 'kg build'")
+        try:
+            search = SearchConfig.from_env(
+                environ,
+                encoder=_setting(config, "ENCODER", str, None),
+                threads=_setting(config, "ENCODER_THREADS", int, 1),
+            )
+        except SearchConfigError as exc:
+            raise StateConfigError(str(exc)) from None
+        return cls(
+            data_dir=Path(config["DATA_DIR"]),
+            sparql_timeout=_setting(config, "SPARQL_TIMEOUT", float, 0.0, above=True),
+            sparql_max_rows=_setting(config, "SPARQL_MAX_ROWS", int, 1),
+            sparql_workers=_setting(config, "SPARQL_WORKERS", int, 1),
+            search=search,
+            reload_interval=_setting(config, "RELOAD_INTERVAL", float, 0.0, default=DEFAULT_RELOAD_INTERVAL),
+        )
+
+    def load(self, data_dir: DataDir | None = None) -> KGState:
+        return load_state(
+            data_dir or self.data_dir,
+            sparql_timeout=self.sparql_timeout,
+            sparql_max_rows=self.sparql_max_rows,
+            sparql_workers=self.sparql_workers,
+            search_config=self.search,
+        )
+
+
+def _setting(config: Mapping[str, Any], key: str, kind: type, least: float | None, above: bool = False, default=None):
+    """config[key] as `kind` (None when not set and no default), at least `least` (or above it); else one line."""
+    value = config.get(key, default)
+    if value is None or least is None:
+        return value
+    what = "a positive number" if above else f"a {'whole ' if kind is int else ''}number of at least {least:g}"
+    try:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+            raise ValueError
+        number = kind(value)
+        if (kind is float and not math.isfinite(number)) or number < least or (above and number <= least):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise StateConfigError(f"{key} must be {what}, not {value!r}") from None
+    return number
+
+
+class LiveState:
+    """The KGState of one app's data dir, following the builds published into it.
+
+    current() is what a request calls (once): at most every `interval` seconds it reads DATA_DIR/CURRENT, and when
+    another generation is current, loads its state and swaps it in. One thread loads at a time; requests arriving
+    meanwhile answer from the state they find. A failed load is logged, the old state kept, and that generation not
+    tried again (the next build's is).
+    """
+
+    def __init__(
+        self,
+        settings: StateSettings,
+        logger: logging.Logger | None = None,
+        on_swap: Callable[[KGState], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.root = DataDir(settings.data_dir)
+        self.interval = settings.reload_interval
+        self.log = logger or logging.getLogger(__name__)
+        self._on_swap = on_swap
+        self._lock = threading.Lock()
+        self._state = settings.load(self.root)  # at start a failure is the app's startup error
+        self._failed: str | None = None
+        self._checked = time.monotonic()
+
+    @property
+    def state(self) -> KGState:
+        return self._state
+
+    def current(self) -> KGState:
+        state = self._state
+        if time.monotonic() - self._checked < self.interval or not self._lock.acquire(blocking=False):
+            return state
+        try:
+            try:
+                pinned = self.root.pin()
+                generation = pinned.generation()
+            except (PlanError, OSError) as exc:  # CURRENT unreadable for a moment: look again next time
+                self.log.warning("cannot tell the current build of %s: %s", self.root.path, exc)
+                return state
+            if generation == state.generation or generation == self._failed or pinned.current() is None:
+                return state
+            try:
+                new = self.settings.load(pinned)
+            except Exception:
+                self._failed = generation
+                self.log.exception(
+                    "could not load build %s of %s; still serving build %s",
+                    generation,
+                    self.root.path,
+                    state.generation,
+                )
+                return state
+            self._state = new
+            self._failed = None
+            if self._on_swap is not None:
+                self._on_swap(new)
+            self.log.info("now serving build %s of %s", new.generation, self.root.path)
+            return new
+        finally:
+            self._checked = time.monotonic()
+            self._lock.release()
+
+
+def install_state(app: Flask) -> LiveState:
+    """Check the app's settings, load the state of the data dir's current build and keep it current: a
+    before_request hook gives every request its one state (get_state). StateConfigError for a bad setting."""
+    settings = StateSettings.from_config(app.config)
+    try:
+        settings.search.load_encoder()  # a missing extra is told now, naming it, not on the first search
+    except SearchConfigError as exc:
+        raise StateConfigError(str(exc)) from None
+
+    def swapped(state: KGState) -> None:
+        app.extensions[EXTENSION] = state
+
+    live = LiveState(settings, logger=app.logger, on_swap=swapped)
+    app.extensions[EXTENSION] = live.state
+    app.extensions[LIVE] = live
+
+    @app.before_request
+    def take_state() -> None:
+        setattr(g, REQUEST_STATE, live.current())
+
+    return live

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import importlib
 import io
-import stat
 import zipfile
 from pathlib import Path
 
 from kg.document import Document
 from kg.errors import PlanReadError
+from kg.files import read_regular
 
 MAX_BYTES = 20 * 1024 * 1024
 
@@ -80,26 +80,7 @@ def sniff(data: bytes) -> str:
 
 def read_bytes(path: str | Path) -> bytes:
     """The file's bytes, refusing what is not a regular file or is too large, before reading it all."""
-    path = Path(path)
-    name = path.name
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise PlanReadError(name, f"cannot open the file ({exc.strerror})") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise PlanReadError(name, "not a regular file (a folder, device or pipe): give a plan file")
-    if st.st_size > MAX_BYTES:
-        raise PlanReadError(
-            name, f"the file is {st.st_size / 1e6:.1f} MB; plans over {MAX_BYTES // 2**20} MB are refused"
-        )
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise PlanReadError(name, f"cannot read the file ({exc.strerror})") from None
-    if len(data) > MAX_BYTES:
-        raise PlanReadError(name, f"the file is over {MAX_BYTES // 2**20} MB; larger plans are refused")
-    return data
+    return read_regular(path, MAX_BYTES, "plan file")
 
 
 def read_document(path: str | Path) -> Document:

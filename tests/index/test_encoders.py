@@ -3,7 +3,7 @@ import sys
 import numpy as np
 import pytest
 
-from index.encoders import DEFAULT_ENCODER, get_encoder
+from index.encoders import DEFAULT_ENCODER, ENCODER_NAMES, check_encoder_name, get_encoder, shared_encoder
 from index.errors import MissingExtraError, UnknownEncoderError
 
 TEXTS = ["電話禮貌測試", "提供免費 Wi-Fi 讓洽公民眾上網", "在等候區提供血壓計與書報"]
@@ -59,8 +59,25 @@ def test_missing_optional_dependency_names_the_extra(monkeypatch, name, module, 
 
 
 def test_unknown_encoder_name():
-    with pytest.raises(UnknownEncoderError):
+    with pytest.raises(UnknownEncoderError) as err:
         get_encoder("no-such-model")
+    assert str(err.value) == f"unknown encoder 'no-such-model': choose one of {', '.join(ENCODER_NAMES)}"
+    for bad in ("nope", "st:", "", "USE-ONNX"):
+        with pytest.raises(UnknownEncoderError):
+            check_encoder_name(bad)
+    for good in ("use-onnx", "use-multilingual-v3-int8-onnx", "e5-small-q4", "minilm", "st:/some/path"):
+        assert check_encoder_name(good) == good  # nothing loaded to tell
+
+
+def test_threads_are_passed_not_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("INDEX_ENCODER_THREADS", "not-a-number")  # read by the CLI and the app, not here
+    enc = get_encoder(DEFAULT_ENCODER, threads=1)
+    assert enc.encode(["電話禮貌測試"]).shape == (1, enc.dim)
+
+
+def test_shared_encoder_is_one_model_per_name_and_threads():
+    assert shared_encoder(DEFAULT_ENCODER) is shared_encoder(DEFAULT_ENCODER)
+    assert shared_encoder(DEFAULT_ENCODER, 1) is not shared_encoder(DEFAULT_ENCODER)
 
 
 def test_default_name_resolves():

@@ -41,3 +41,21 @@ def test_corrections_file(tmp_path, index):
     assert scheme.type("free-wifi").label == "免費上網"
     data = scheme.to_dict()
     assert data["types"] and data["membership"]
+
+
+def test_cluster_names_do_not_depend_on_the_hash_seed():
+    """A type named from its members' words names its IRI: ties among words go by the word, not by set order."""
+    import subprocess
+    import sys
+
+    code = (
+        "from index.practices import _name_cluster;"
+        "print(_name_cluster([{'text': '每月辦理員工登山健行活動'}, {'text': '每季舉辦同仁親山步道健行'}]))"
+    )
+    names = {
+        subprocess.run(
+            [sys.executable, "-c", code], env={"PYTHONHASHSEED": seed}, capture_output=True, text=True, check=True
+        ).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert len(names) == 1 and names.pop().startswith("健行・")

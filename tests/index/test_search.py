@@ -5,7 +5,7 @@ import pytest
 
 from bench.evaluation import evaluate, resolve_judgments
 from index.errors import IndexFormatError, IndexMismatchError, UnknownMeasureError
-from index.search import SearchIndex
+from index.search import SearchIndex, load_saved_vectors
 
 # Floors measured with the default encoder (bench/eval_search.py): on the kg export hybrid 0.817,
 # lexical 0.759, dense 0.653; on the stand-in corpus 0.806 / 0.740 / 0.664. Set a little below.
@@ -144,3 +144,27 @@ def test_faiss_and_numpy_backends_give_same_search(measures, encoder, index):
             got = [h["id"] for h in index.search(q, k=10, mode=mode)]
             want = [h["id"] for h in oracle.search(q, k=10, mode=mode)]
             assert got == want
+
+
+def test_build_reuses_saved_vectors_by_content_not_by_position_or_source(measures, fake_encoder, tmp_path):
+    first = SearchIndex.build(measures, fake_encoder, backend="numpy")
+    first.save(tmp_path)
+    saved = load_saved_vectors(tmp_path)
+    assert saved.usable_with(fake_encoder) and saved.model_id == fake_encoder.model_id
+    # the same measures moved in their file, in another order, one of them with new text
+    moved = [{**m, "source": {**m["source"], "line_start": 1000 + i}} for i, m in enumerate(reversed(measures))]
+    moved[0] = {**moved[0], "text": moved[0]["text"] + " 新增：提供線上預約服務"}
+    fake_encoder.calls.clear()
+    again = SearchIndex.build(moved, fake_encoder, backend="numpy", reuse=saved.by_key)
+    assert again.encoded == 1 and fake_encoder.calls == [1]
+    fresh = SearchIndex.build(moved, fake_encoder, backend="numpy")
+    assert fresh.encoded == len(moved)
+    np.testing.assert_array_equal(again.vectors, fresh.vectors)  # reused vectors are the very same numbers
+    assert [m["source"]["line_start"] for m in again.measures] == [m["source"]["line_start"] for m in moved]
+
+
+def test_saved_vectors_of_another_model_are_not_reused(index, fake_encoder, tmp_path):
+    index.save(tmp_path)
+    assert not load_saved_vectors(tmp_path).usable_with(fake_encoder)
+    with pytest.raises(IndexFormatError):
+        load_saved_vectors(tmp_path / "nothing-here")

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from kg.cli import main
+from kg.datadir import DataDir
 
 CORPUS = Path(__file__).parent.parent / "corpus" / "files"
 FIXTURES = Path(__file__).parent / "plan" / "fixtures"
@@ -42,11 +43,13 @@ def test_a_folder_of_mixed_formats_builds_with_what_each_was_read_as(capsys, tmp
     assert "5 file(s) ingested" in out
     # Warnings name the file and the place: here measures without units in the Word file's table.
     assert "warning: 違建大隊.docx, table 0, row 7, col 2: no unit for the measure" in err
-    records = {r["file"]: r for r in (json.loads(p.read_text("utf-8")) for p in (data / "records").glob("*.json"))}
+    records = {
+        r["file"]: r for r in (json.loads(p.read_text("utf-8")) for p in DataDir(data).records_dir.glob("*.json"))
+    }
     assert records["航空站.txt"]["year"] is None and records["航空站.txt"]["agency"]["name"].endswith("航空站")
     # The originals are kept, byte for byte, under the name the record gives.
     for name, rec in records.items():
-        kept = data / "originals" / rec["original"]
+        kept = DataDir(data).originals_dir / rec["original"]
         assert kept.read_bytes() == next(mixed_folder_file(tmp_path, name)).read_bytes()
 
 
@@ -58,12 +61,12 @@ def test_strict_refuses_a_plan_with_warnings_and_keeps_the_data_dir(capsys, tmp_
     data = tmp_path / "data"
     code, _, _ = run(capsys, "build", "--no-index", str(FIXTURES / "taichung_box.txt"), "--data-dir", str(data))
     assert code == 0
-    before = sorted(p.name for p in (data / "records").iterdir())
+    before = sorted(p.name for p in DataDir(data).records_dir.iterdir())
     docx = CORPUS / "001_c81fb21e4d88b1cc.docx"
     code, out, err = run(capsys, "build", "--no-index", "--strict", str(docx), "--data-dir", str(data))
     assert code == 1
     assert "001_c81fb21e4d88b1cc.docx: --strict:" in err and "no unit for the measure" in err
-    assert sorted(p.name for p in (data / "records").iterdir()) == before
+    assert sorted(p.name for p in DataDir(data).records_dir.iterdir()) == before
 
 
 def test_a_zip_that_is_no_document_and_an_unknown_binary_are_named(capsys, tmp_path):
@@ -82,7 +85,7 @@ def test_a_scan_is_read_by_ocr_and_the_build_says_so(capsys, tmp_path):
     code, out, err = run(capsys, "build", "--no-index", str(scan), "--data-dir", str(tmp_path / "d"))
     assert code == 0, err
     assert "004_eaa8df098b30e4bb.scan.pdf:" in out and "text from OCR (tesseract chi_tra): check it" in out
-    rec = json.loads(next((tmp_path / "d" / "records").glob("*.json")).read_text("utf-8"))
+    rec = json.loads(next(DataDir(tmp_path / "d").records_dir.glob("*.json")).read_text("utf-8"))
     assert rec["ocr"] is True and rec["format"] == "pdf" and len(rec["measures"]) >= 54
 
 

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from kg.read.doc import find_libreoffice
 from kg.search import build_index_into
-from kg.store import build
+from kg.store import DataDir, build
 from tests.conftest import sample
 from webui import create_app
 from webui.provenance import finding_text, parse_place, place_label
@@ -199,7 +199,7 @@ def test_ocr_plan_shows_the_notice(formats_dir, tmp_path):
     """A plan read by OCR (here the PDF plan's record marked so) tells the planner to check the original."""
     copy = tmp_path / "kg-data"
     shutil.copytree(formats_dir, copy)
-    for p in (copy / "records").glob("*.json"):
+    for p in DataDir(copy).records_dir.glob("*.json"):
         rec = json.loads(p.read_text("utf-8"))
         if rec["format"] == "pdf":
             rec["ocr"] = True
@@ -295,7 +295,7 @@ def test_unknown_or_path_like_names_are_404(c, path):
 
 
 def test_files_of_the_data_dir_that_are_not_originals_are_404(c, formats_dir):
-    for p in (formats_dir / "records").glob("*.json"):
+    for p in DataDir(formats_dir).records_dir.glob("*.json"):
         assert c.get(f"/original/{p.name}").status_code == 404
 
 
@@ -303,7 +303,9 @@ def test_a_record_naming_a_path_is_not_served(formats_dir, tmp_path):
     """Records are data too: an original that names anything but a plain file in originals/ is never opened."""
     copy = tmp_path / "kg-data"
     shutil.copytree(formats_dir, copy)
-    rec_path = next(p for p in (copy / "records").glob("*.json") if json.loads(p.read_text("utf-8"))["format"] == "pdf")
+    rec_path = next(
+        p for p in DataDir(copy).records_dir.glob("*.json") if json.loads(p.read_text("utf-8"))["format"] == "pdf"
+    )
     rec = json.loads(rec_path.read_text("utf-8"))
     rec["original"] = f"../records/{rec_path.name}"
     rec_path.write_text(json.dumps(rec, ensure_ascii=False), "utf-8")
@@ -319,8 +321,8 @@ def test_a_missing_or_changed_original_is_not_served(formats_dir, tmp_path):
     app = create_app({"DATA_DIR": str(copy)})
     client = app.test_client()
     pdf, word = _plan(app, "pdf"), _plan(app, "docx")
-    (copy / "originals" / pdf["original"]).write_bytes(b"%PDF-1.4 another file under the same name")
-    (copy / "originals" / word["original"]).unlink()
+    (DataDir(copy).originals_dir / pdf["original"]).write_bytes(b"%PDF-1.4 another file under the same name")
+    (DataDir(copy).originals_dir / word["original"]).unlink()
     assert client.get(_href(pdf)).status_code == 404  # its content no longer matches the hash in its name
     assert client.get(_href(word)).status_code == 404
     body = _html(client.get(f"/plan/{word['id']}"))
@@ -426,7 +428,7 @@ def test_search_results_and_csv_cope_without_line_numbers(c, formats_app):
         " 行" if text["line_start"] == text["line_end"] else f"–{text['line_end']} 行"
     )
     lines = c.get("/download/measures.csv").get_data(as_text=True)
-    assert lines.startswith("id,plan,agency")
+    assert lines.startswith("\ufeff編號,計畫,機關")
     assert len(c.get("/download/measures.jsonl").get_data(as_text=True).splitlines()) == len(
         _state(formats_app).measures
     )

@@ -5,6 +5,7 @@ Files are named by a fixed table; a request never names a path.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, abort, url_for
 from flask.typing import ResponseReturnValue
 
+from kg.records import CSV_FIELDS, CSV_HEADERS_ZH
 from ontology import FRAMEWORK, ONTOLOGY, resource_text
 from webui.state import KGState, get_state
 from webui.views.common import respond
@@ -26,10 +28,22 @@ class Download:
     produce: Callable[[KGState], bytes]
 
 
+def _measures_csv(state: KGState) -> bytes:
+    """The measures as `kg export --format csv` writes them, under Chinese headers for the planners who open it."""
+    from kg.export import export_csv
+
+    def produce() -> bytes:
+        buf = io.StringIO()
+        export_csv(str(state.data_dir), buf, header=[CSV_HEADERS_ZH[f] for f in CSV_FIELDS], lineterminator="\r\n")
+        return buf.getvalue().encode("utf-8")
+
+    return state.download("measures.csv", produce)
+
+
 DOWNLOADS: dict[str, Download] = {
     "graph.ttl": Download("知識圖譜（Turtle）", "text/turtle; charset=utf-8", lambda s: s.export_bytes("ttl")),
     "graph.jsonld": Download("知識圖譜（JSON-LD）", "application/ld+json", lambda s: s.export_bytes("jsonld")),
-    "measures.csv": Download("全部措施（CSV）", "text/csv; charset=utf-8", lambda s: s.export_bytes("csv")),
+    "measures.csv": Download("全部措施（CSV）", "text/csv; charset=utf-8", _measures_csv),
     "measures.jsonl": Download(
         "全部措施（JSON Lines）", "application/jsonl; charset=utf-8", lambda s: s.export_bytes("jsonl")
     ),

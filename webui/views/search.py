@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from kg.records import CSV_FIELDS, csv_row
+from kg.records import CSV_FIELDS, csv_row, write_csv
 from webui.params import MODES, YEAR_UNKNOWN, get_int, get_mode, get_query, get_strings, get_years
 from webui.provenance import source_place
 from webui.state import KGState, get_state
@@ -155,13 +154,6 @@ def _link_args(data: dict, facet: str | None = None, value: str | None = None) -
     return args
 
 
-def _cell(value: object) -> object:
-    """A CSV cell that a spreadsheet will not run as a formula: plan text is untrusted."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 @page_route(bp, "/search", "search")
 def search() -> ResponseReturnValue:
     state = get_state()
@@ -196,17 +188,17 @@ def search() -> ResponseReturnValue:
 def search_csv() -> Response:
     state = get_state()
     data = _search_data(state)
-    buf = io.StringIO()
-    buf.write("\ufeff")  # a BOM so that Excel, which planners open CSV files with, reads the Chinese as UTF-8
-    w = csv.writer(buf, lineterminator="\r\n")
-    # line_start and line_end are empty for plans read from PDF, Word and other files; place says where then
-    w.writerow(["rank", "score", *CSV_FIELDS, "practice_types", "url", "place"])
+    rows = []
     for i, r in enumerate(data["results"], 1):
         types = "、".join(t["name"] for t in r["practice_types"])
         url = url_for("measures.measure", mid=r["id"], _external=True)
         m = state.measures[r["id"]]
         place = source_place(m["source"], state.plans[m["plan_id"]].get("format"))
-        w.writerow([_cell(x) for x in [i, r["score"], *csv_row(r), types, url, place]])
+        rows.append([i, r["score"], *csv_row(r), types, url, place])
+    buf = io.StringIO()
+    # line_start and line_end are empty for plans read from PDF, Word and other files; place says where then.
+    # write_csv: a BOM (Excel, which planners open CSV files with, reads the Chinese as UTF-8), formulas escaped.
+    write_csv(buf, ["rank", "score", *CSV_FIELDS, "practice_types", "url", "place"], rows)
     return Response(
         buf.getvalue(), mimetype="text/csv", headers={"Content-Disposition": "attachment; filename=search-results.csv"}
     )
