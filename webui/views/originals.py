@@ -48,7 +48,7 @@ def original(name: str) -> ResponseReturnValue:
     digest = hashlib.sha1(data).hexdigest()
     if not path.name.startswith(digest[:HASH_CHARS] + "-"):
         # the data dir was rebuilt under the running server and this file is no longer the one the record meant
-        abort(404, description="原始檔案已更換，請重新啟動服務後再試")
+        abort(404, description="原始檔案與計畫紀錄不符，請重新匯入這份計畫（kg build）後再試")
     mimetype = media_type(path.name, plan.get("format"))
     inline = _inline(plan, mimetype)
     response = send_file(
