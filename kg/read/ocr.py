@@ -95,8 +95,9 @@ def ocr_pdf(data: bytes, name: str) -> Document:
         if n_pages > MAX_PAGES:
             raise PlanReadError(name, f"a scan of {n_pages} pages; OCR reads at most {MAX_PAGES} pages")
         for i in range(n_pages):
-            page = pdf[i]
+            page = None
             try:
+                page = pdf[i]  # a page tree that lies about its count or loops: pdfium cannot load the page
                 width, height = (float(v) for v in page.get_size())
                 # A huge page (a poster, a bad MediaBox) at 300 dpi would take gigabytes: lower its resolution.
                 dpi = max(1, min(DPI, int(72 * (MAX_PIXELS / max(width * height, 1.0)) ** 0.5)))
@@ -104,7 +105,8 @@ def ocr_pdf(data: bytes, name: str) -> Document:
             except Exception as exc:  # a page pdfium cannot draw
                 raise PlanReadError(name, f"cannot render page {i + 1} of the PDF ({exc})") from None
             finally:
-                page.close()
+                if page is not None:
+                    page.close()
             if image.ndim == 3:
                 image = image[:, :, 0]
             # The page as drawn (a /Rotate turns it), in points.
@@ -304,7 +306,7 @@ def _write_pgm(path: Path, gray: np.ndarray) -> None:
 
 
 def _run_tesseract(
-    exe: str, images: list[Path], dpi: int, psm: str, base: Path, timeout: float
+    exe: str, images: list[Path], dpi: int, psm: str, base: Path, timeout: float, options: tuple[str, ...] = ()
 ) -> tuple[dict[int, list[_Word]], str]:
     """OCR several images in one Tesseract run (a list file): words per image index, in pixels of that image,
     and what went wrong if the run failed."""
@@ -318,7 +320,7 @@ def _run_tesseract(
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     # TSV gives the boxes; the plain text says where Tesseract saw a space, which TSV (a word per CJK
     # character) does not.
-    cmd = [exe, str(listing), str(base), "-l", LANGUAGES, "--psm", psm, "--dpi", str(dpi), "txt", "tsv"]
+    cmd = [exe, str(listing), str(base), "-l", LANGUAGES, "--psm", psm, "--dpi", str(dpi), *options, "txt", "tsv"]
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env, check=False)
     except subprocess.TimeoutExpired:
@@ -372,50 +374,36 @@ def _ocr_page(
     scale = dpi / 72
     threshold = ink_threshold(gray)
     tables = find_tables(gray < threshold, dpi)
-    # Paper to white, ink kept in its greys (Tesseract reads the edges of strokes): Tesseract's own
-    # thresholding of a page left with no text (its tables painted out) turns paper grain and JPEG blocks
-    # into letters. What is painted out is painted white.
     paper = 255
-    clean = np.where(gray < threshold, gray, paper).astype(np.uint8)
+    painted = np.array(gray, dtype=np.uint8)
     margin = max(1, dpi // 150)
     for t in tables:
         # Rules read as | and ─ glyphs or glue to the letters beside them: paint them out before OCR.
         for r in t.h:
-            clean[max(0, r.first - margin) : r.last + margin + 1, r.lo : r.hi] = paper
+            painted[max(0, r.first - margin) : r.last + margin + 1, r.lo : r.hi] = paper
         for r in t.v:
-            clean[r.lo : r.hi, max(0, r.first - margin) : r.last + margin + 1] = paper
-    body = clean.copy()
+            painted[r.lo : r.hi, max(0, r.first - margin) : r.last + margin + 1] = paper
+    smooth = _median(painted) if BODY_MEDIAN or CELL_MEDIAN else painted
+    # Paper to white, ink kept in its greys (Tesseract reads the edges of strokes): Tesseract's own
+    # thresholding of a page left with no text (its tables painted out) turns paper grain and JPEG blocks
+    # into letters. What is painted out is painted white.
+    src = smooth if BODY_MEDIAN else painted
+    body = np.where(src < threshold, src, paper).astype(np.uint8)
     for t in tables:
         body[int(t.ys[0]) : int(t.ys[-1]) + 1, int(t.xs[0]) : int(t.xs[-1]) + 1] = paper
-    # The cells' images, each with its table, cell id and offset on the page.
-    roles: list[tuple[int, int, int, int]] = []
+    cells_src = smooth if CELL_MEDIAN else painted
     deadline = time.monotonic() + PAGE_TIMEOUT
+    problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="kg-ocr-") as tmp:
         work = Path(tmp)
-        images: list[Path] = []
         body_words: list[_Word] = []
-        problems = []
         if (body < threshold).any():
             _write_pgm(work / "body.pgm", body)
             remaining = deadline - time.monotonic()
             found, problem = _run_tesseract(exe, [work / "body.pgm"], dpi, BODY_PSM, work / "body", remaining)
             body_words = found.get(0, [])
             problems.append(problem)
-        inset, frame = max(2, dpi // 100), 10
-        for ti, t in enumerate(tables):
-            for cid, (x0, y0, x1, y1) in _cell_boxes(t).items():
-                a, b = int(x0) + inset, int(y0) + inset
-                crop = clean[b : int(y1) - inset, a : int(x1) - inset]
-                if crop.size == 0 or not (crop < threshold).any():  # an empty cell: nothing to read
-                    continue
-                # A white border helps Tesseract find text that touches the crop's edge.
-                framed = np.full((crop.shape[0] + 2 * frame, crop.shape[1] + 2 * frame), paper, dtype=np.uint8)
-                framed[frame:-frame, frame:-frame] = crop
-                images.append(work / f"t{ti}c{cid}.pgm")
-                roles.append((ti, cid, a - frame, b - frame))
-                _write_pgm(images[-1], framed)
-        words, problem = _run_tesseract(exe, images, dpi, PSM, work / "cells", deadline - time.monotonic())
-        problems.append(problem)
+        cell_lines = _read_cells(exe, cells_src, threshold, tables, dpi, work, deadline, problems)
     body_lines = []
     for group in _group(body_words):
         line = _line(group, scale)
@@ -425,16 +413,209 @@ def _ocr_page(
         if in_band and printed <= 8 and sum(w.conf for w in group) / len(group) < LOW_CONFIDENCE:
             continue
         body_lines.append(line)
-    cell_words: dict[tuple[int, int], list[_Word]] = {}
-    for k, (ti, cid, ox, oy) in enumerate(roles):
-        cell_words[(ti, cid)] = [
-            _Word(w.text, w.x0 + ox, w.top + oy, w.x1 + ox, w.bottom + oy, w.conf, w.space) for w in words.get(k, [])
-        ]
     page_tables = [
-        _page_table(t, {cid: ws for (tj, cid), ws in cell_words.items() if tj == ti}, scale)
+        _page_table(t, {cid: groups for (tj, cid), groups in cell_lines.items() if tj == ti}, scale)
         for ti, t in enumerate(tables)
     ]
     return PageContent(number, width, height, body_lines, page_tables), "; ".join(p for p in problems if p)
+
+
+BODY_MEDIAN = False
+CELL_MEDIAN = True
+FRAME = 10
+BAND_MARGIN = 4
+MIN_BAND_INK = 3
+SMALL_PIECE = 0.75
+MERGED_HEIGHT = 1.25
+IRREGULAR = 1.7
+DOUBT_CONFIDENCE = 70
+UNREAD_INK = 0.5
+RETRY_SCALE = 0.6
+RETRIES = ("scaled", "stretched")
+LINE_PSM = "7"
+
+
+@dataclass
+class _Band:
+    """One printed line of a cell: the cell, its rows in the page image, and the readings of it so far."""
+
+    key: tuple[int, int]  # table, cell id
+    x0: int
+    top: int
+    x1: int
+    bottom: int
+    ink: np.ndarray  # the band's ink columns (True where a column has ink)
+    image: np.ndarray  # the band's rows of the cleaned cell image, with a margin
+    image_top: int  # the page row of the image's first row
+    words: list[_Word] | None = None
+    quality: float = -1.0
+    doubtful: bool = False
+
+
+def _median(gray: np.ndarray) -> np.ndarray:
+    from PIL import Image, ImageFilter
+
+    return np.asarray(Image.fromarray(gray).filter(ImageFilter.MedianFilter(3)))
+
+
+def _resized(gray: np.ndarray, factor: float) -> np.ndarray:
+    from PIL import Image
+
+    h, w = gray.shape
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return np.asarray(Image.fromarray(gray).resize(size, Image.LANCZOS))
+
+
+def _framed(gray: np.ndarray, frame: int) -> np.ndarray:
+    out = np.full((gray.shape[0] + 2 * frame, gray.shape[1] + 2 * frame), 255, dtype=np.uint8)
+    out[frame:-frame, frame:-frame] = gray
+    return out
+
+
+def line_bands(ink: np.ndarray) -> list[tuple[int, int]]:
+    """The printed lines of a cell's ink mask as (first, end) rows: runs of rows with ink, a piece of a line
+    (the strokes of 三 or 二 on a line of their own) merged into its neighbour."""
+    rows = np.concatenate(([False], ink.any(axis=1), [False]))
+    step = np.diff(rows.astype(np.int8))
+    starts, ends = np.nonzero(step == 1)[0], np.nonzero(step == -1)[0]
+    found = [[int(a), int(b)] for a, b in zip(starts, ends, strict=True) if ink[a:b].sum() >= MIN_BAND_INK]
+    if not found:
+        return []
+    tall = max(b - a for a, b in found)
+    merged = True
+    while merged and len(found) > 1:
+        merged = False
+        for i in range(len(found) - 1):
+            (a0, a1), (b0, b1) = found[i], found[i + 1]
+            small = min(a1 - a0, b1 - b0) < SMALL_PIECE * tall
+            if small and b1 - a0 <= MERGED_HEIGHT * tall:
+                found[i] = [a0, b1]
+                del found[i + 1]
+                merged = True
+                break
+    return [(a, b) for a, b in found]
+
+
+def _quality(words: list[_Word], band: _Band) -> tuple[float, float]:
+    """How good a reading of a band is: the mean confidence per character, the ink it left unread counted
+    as characters read with confidence 0 (Tesseract drops a character such as 四 it cannot read)."""
+    covered = np.zeros(band.ink.shape, dtype=bool)
+    chars, total = 0, 0.0
+    for w in words:
+        a, b = int(w.x0) - band.x0, int(w.x1) - band.x0
+        covered[max(0, a) : max(0, b + 1)] = True
+        chars += len(w.text)
+        total += w.conf * len(w.text)
+    em = max(band.bottom - band.top, 1)
+    unread = band.ink & ~covered
+    missing = _longest_run(unread) / em
+    missing = missing if missing >= UNREAD_INK else 0.0
+    return (total / (chars + missing) if chars + missing else 0.0), missing
+
+
+def _longest_run(mask: np.ndarray) -> int:
+    if not mask.any():
+        return 0
+    padded = np.concatenate(([False], mask, [False])).astype(np.int8)
+    step = np.diff(padded)
+    return int((np.nonzero(step == -1)[0] - np.nonzero(step == 1)[0]).max())
+
+
+def _read_cells(
+    exe: str,
+    gray: np.ndarray,
+    threshold: int,
+    tables: list[_PixelTable],
+    dpi: int,
+    work: Path,
+    deadline: float,
+    problems: list[str],
+) -> dict[tuple[int, int], list[list[_Word]]]:
+    """Every cell's text as lines of words (page pixels)."""
+    inset = max(2, dpi // 100)
+    bands: list[_Band] = []
+    whole: list[tuple[tuple[int, int], int, int, np.ndarray]] = []
+    per_cell: list[tuple[tuple[int, int], int, int, np.ndarray, list[tuple[int, int]]]] = []
+    for ti, t in enumerate(tables):
+        for cid, (x0, y0, x1, y1) in _cell_boxes(t).items():
+            a, b = int(x0) + inset, int(y0) + inset
+            crop = gray[b : int(y1) - inset, a : int(x1) - inset]
+            ink = crop < threshold
+            if crop.size == 0 or not ink.any():  # an empty cell: nothing to read
+                continue
+            clean = np.where(ink, crop, 255).astype(np.uint8)
+            per_cell.append(((ti, cid), a, b, clean, line_bands(ink)))
+    heights = sorted(b1 - b0 for *_, found in per_cell for b0, b1 in found)
+    typical = heights[len(heights) // 2] if heights else 0
+    for key, a, b, clean, found in per_cell:
+        if not found or max(b1 - b0 for b0, b1 in found) > IRREGULAR * typical:
+            whole.append((key, a, b, clean))
+            continue
+        for b0, b1 in found:
+            cols = (clean[b0:b1] < threshold).any(axis=0)
+            top = max(0, b0 - BAND_MARGIN)
+            bands.append(
+                _Band(key, a, b + b0, a + clean.shape[1], b + b1, cols, clean[top : b1 + BAND_MARGIN], b + top)
+            )
+    out: dict[tuple[int, int], list[list[_Word]]] = {}
+    # Cells whose lines could not be told apart (a tilted scan): one block of text each, as Tesseract sees it.
+    if whole:
+        images = []
+        for n, (_, _, _, clean) in enumerate(whole):
+            images.append(work / f"w{n}.pgm")
+            _write_pgm(images[-1], _framed(clean, FRAME))
+        words, problem = _run_tesseract(exe, images, dpi, PSM, work / "whole", deadline - time.monotonic())
+        problems.append(problem)
+        for n, (key, a, b, _) in enumerate(whole):
+            shifted = [_shift(w, a - FRAME, b - FRAME, 1.0) for w in words.get(n, [])]
+            out.setdefault(key, []).extend(_group(shifted))
+    _read_bands(exe, bands, dpi, work, deadline, problems, "first")
+    doubtful = [bd for bd in bands if bd.doubtful]
+    for how in RETRIES if doubtful else ():
+        _read_bands(exe, doubtful, dpi, work, deadline, problems, how, threshold)
+    for bd in bands:
+        if bd.words:
+            out.setdefault(bd.key, []).append(bd.words)
+    return out
+
+
+def _shift(w: _Word, dx: float, dy: float, factor: float) -> _Word:
+    return _Word(
+        w.text, w.x0 / factor + dx, w.top / factor + dy, w.x1 / factor + dx, w.bottom / factor + dy, w.conf, w.space
+    )
+
+
+def _read_bands(
+    exe: str,
+    bands: list[_Band],
+    dpi: int,
+    work: Path,
+    deadline: float,
+    problems: list[str],
+    how: str,
+    threshold: int = 0,
+) -> None:
+    factor = RETRY_SCALE if how == "scaled" else 1.0
+    images = []
+    for n, bd in enumerate(bands):
+        img = bd.image
+        if how == "scaled":
+            img = _resized(img, factor)
+        elif how == "stretched":
+            img = np.clip(img.astype(np.float32) * (255.0 / max(threshold, 1)), 0, 255).astype(np.uint8)
+        images.append(work / f"{how}{n}.pgm")
+        _write_pgm(images[-1], _framed(img, FRAME))
+    words, problem = _run_tesseract(exe, images, round(dpi * factor), LINE_PSM, work / how, deadline - time.monotonic())
+    problems.append(problem)
+    for n, bd in enumerate(bands):
+        found = [_shift(w, bd.x0 - FRAME / factor, bd.image_top - FRAME / factor, factor) for w in words.get(n, [])]
+        found.sort(key=lambda w: w.x0)
+        q, missing = _quality(found, bd)
+        if bd.words is None:
+            low = min((w.conf for w in found), default=0.0)
+            bd.doubtful = not found or low < DOUBT_CONFIDENCE or missing > 0
+        if bd.words is None or q > bd.quality:
+            bd.words, bd.quality = found, q
 
 
 def _cell_boxes(t: _PixelTable) -> dict[int, tuple[float, float, float, float]]:
@@ -450,7 +631,7 @@ def _cell_boxes(t: _PixelTable) -> dict[int, tuple[float, float, float, float]]:
 
 
 def _page_table(
-    t: _PixelTable, cell_words: dict[int, list[_Word]], scale: float, dx: float = 0.0, dy: float = 0.0
+    t: _PixelTable, cell_lines: dict[int, list[list[_Word]]], scale: float, dx: float = 0.0, dy: float = 0.0
 ) -> PageTable:
     """A table found in pixels as a page table in points (offset by dx, dy), each cell with its OCR lines."""
     boxes = _cell_boxes(t)
@@ -464,7 +645,7 @@ def _page_table(
             y1 / scale + dy,
             min(cols),
             max(cols) + 1,
-            words_to_lines(cell_words.get(cid, []), scale),
+            sorted((_line(g, scale) for g in cell_lines.get(cid, []) if g), key=lambda line: line.top),
         )
     n_r, n_c = len(t.ys) - 1, len(t.xs) - 1
     grid = [[raw[t.cells[(r, c)]] for c in range(n_c)] for r in range(n_r)]
