@@ -226,7 +226,7 @@ class DataDir:
         d = self.pin()
         if not d.exists():
             raise PlanError(str(self.path), "no knowledge graph here yet: run 'kg build' first")
-        hold = _hold(d.current())
+        hold = hold_generation(d.current())
         try:
             store = ox.Store.read_only(str(d.store_dir))
         except OSError as exc:
@@ -241,8 +241,11 @@ class DataDir:
         return ds
 
 
-def _hold(folder: Path | None) -> int | None:
-    """A shared lock on a generation's folder (opened read-only: nothing is written); pruning skips held ones."""
+def hold_generation(folder: Path | None) -> int | None:
+    """A shared lock on a generation's folder (opened read-only: nothing is written); pruning skips held ones.
+
+    Returns the descriptor to close when done, or None for a folder that is no generation (the previous layout).
+    """
     if folder is None or folder.parent.name != GENERATIONS:
         return None
     try:

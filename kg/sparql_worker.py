@@ -219,11 +219,13 @@ class _Stores:
     def get(self, path: str) -> Any:
         import pyoxigraph as ox
 
+        from kg.datadir import hold_generation
+
         st = os.stat(path)  # FileNotFoundError when the build is gone
         key = (path, st.st_dev, st.st_ino)
         if key != self.key:
             self.close()
-            self.hold = _hold(Path(path).parent)
+            self.hold = hold_generation(Path(path).parent)
             self.store = ox.Store.read_only(path)
             self.key = key
         return self.store
@@ -234,23 +236,6 @@ class _Stores:
         if self.hold is not None:
             os.close(self.hold)
             self.hold = None
-
-
-def _hold(folder: Path) -> int | None:
-    """A shared lock on a build's generation folder while its store is open, as kg.datadir's readers take."""
-    if folder.parent.name != "generations":
-        return None
-    import fcntl
-
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        pass
-    return fd
 
 
 def _limit_cpu(seconds: float) -> None:

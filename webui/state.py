@@ -15,7 +15,6 @@ previous state kept. Nothing here is shared between apps or kept in module globa
 
 from __future__ import annotations
 
-import fcntl
 import io
 import logging
 import math
@@ -35,7 +34,7 @@ from oxrdflib.store import OxigraphStore
 from rdflib import Dataset, Literal, URIRef
 from rdflib.namespace import SKOS
 
-from kg.datadir import GENERATIONS, DataDir
+from kg.datadir import DataDir, hold_generation
 from kg.errors import PlanError
 from kg.search import Search, SearchConfig, SearchConfigError
 from kg.store import PREFIXES
@@ -349,7 +348,7 @@ def load_state(
             "measure_ids": members,
         }
 
-    hold = _hold(folder)
+    hold = hold_generation(folder)
     state = KGState(
         data_dir=folder,
         search=search,
@@ -374,22 +373,6 @@ def load_state(
     if hold is not None:
         weakref.finalize(state, os.close, hold)  # let go of the generation once no request uses this state
     return state
-
-
-def _hold(folder: Path) -> int | None:
-    """A shared lock on a generation's folder, as kg.datadir's readers take: a build prunes no generation held so.
-    The previous layout (the data dir itself) is never pruned and is not held."""
-    if folder.parent.name != GENERATIONS:
-        return None
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        pass  # a pruner holds it exclusively and already decided; loading fails or succeeds on its own
-    return fd
 
 
 class StateConfigError(ValueError):
