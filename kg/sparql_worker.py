@@ -30,6 +30,9 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+# Imported when the worker starts, not inside a query: a query's time limit may be a few milliseconds.
+from kg.datadir import hold_generation
+
 QUERY_STACK = 256 << 20  # the evaluating thread's stack: deep-but-allowed queries recurse a lot in the parser
 START_TIMEOUT = 30.0  # seconds a new worker may take to say it is ready
 ERROR_TAIL = 8192  # bytes of a worker's stderr kept, to tell why it died
@@ -218,8 +221,6 @@ class _Stores:
 
     def get(self, path: str) -> Any:
         import pyoxigraph as ox
-
-        from kg.datadir import hold_generation
 
         st = os.stat(path)  # FileNotFoundError when the build is gone
         key = (path, st.st_dev, st.st_ino)
