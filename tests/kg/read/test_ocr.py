@@ -15,7 +15,7 @@ from PIL import Image
 from kg.document import Document, Table
 from kg.errors import PlanReadError
 from kg.read import parse_bytes
-from kg.read.ocr import MAX_PAGES, find_tables
+from kg.read.ocr import MAX_PAGES, _line, _Word, find_tables, line_bands, skew, straightened
 from kg.read.pdf import read_pdf
 from tests.kg.read.test_pdf import PLAN, build_plan_pdf
 
@@ -143,3 +143,39 @@ def test_find_tables_resolves_merged_cells_from_missing_borders() -> None:
     assert len(table.xs) == 4 and len(table.ys) == 4
     assert table.cells[(1, 0)] == table.cells[(2, 0)]
     assert len(set(table.cells.values())) == 8
+
+
+def test_line_bands_keep_a_line_of_separate_strokes_whole() -> None:
+    # A cell at 300 dpi: a line of full-height characters, then a line of only 三 (three strokes with white
+    # rows between them), then a speck of dust.
+    ink = np.zeros((200, 300), dtype=bool)
+    ink[10:50, 20:280] = True
+    ink[80:84, 20:60] = True
+    ink[95:99, 25:55] = True
+    ink[112:117, 15:65] = True
+    ink[160, 100] = True
+    assert line_bands(ink) == [(10, 50), (80, 117)]
+
+
+def test_a_tilted_scan_is_straightened_so_its_table_is_found() -> None:
+    img = np.full((1200, 1600), 255, dtype=np.uint8)
+    xs, ys = [100, 600, 1100, 1500], [100, 400, 700, 1000]
+    for y in ys:
+        img[y : y + 3, xs[0] : xs[-1] + 3] = 0
+    for x in xs:
+        img[ys[0] : ys[-1] + 3, x : x + 3] = 0
+    tilted = np.asarray(Image.fromarray(img).rotate(-0.8, resample=Image.Resampling.BICUBIC, fillcolor=255))
+    assert not find_tables(tilted < 128)
+    assert skew(tilted) == pytest.approx(0.8, abs=0.1)
+    (table,) = find_tables(straightened(tilted) < 128)
+    assert len(table.xs) == 4 and len(table.ys) == 4
+    assert skew(img) == 0.0 and straightened(img) is img
+
+
+def test_misread_corner_brackets_are_put_right() -> None:
+    def words(*texts: str) -> list[_Word]:
+        return [_Word(t, 40 * i, 0, 40 * i + 36, 40) for i, t in enumerate(texts)]
+
+    assert _line(words("依據", "[高", "雄", "市", "」"), 1.0).text == "依據「高雄市」"
+    assert _line(words("及", "!「", "行", "政", "」"), 1.0).text == "及「行政」"
+    assert _line(words("見", "[註]", "說", "明"), 1.0).text == "見[註]說明"
