@@ -235,8 +235,12 @@ def _strace_ok() -> bool:
     return probe.returncode == 0
 
 
-@pytest.mark.skipif(not _strace_ok(), reason="needs strace (apt-get install -y strace) and ptrace")
-def test_a_build_killed_at_any_rename_leaves_the_old_or_the_new_plans(tmp_path):
+@pytest.fixture
+def strace_available() -> None:
+    assert _strace_ok(), "these tests need strace with ptrace: apt-get install -y strace (.ci/run does)"
+
+
+def test_a_build_killed_at_any_rename_leaves_the_old_or_the_new_plans(tmp_path, strace_available):
     data = tmp_path / "kg-data"
     for plan in (A, B):  # two generations: the build under test prunes one too
         assert not build([plan], data).errors
@@ -286,8 +290,7 @@ def test_a_build_killed_at_any_rename_leaves_the_old_or_the_new_plans(tmp_path):
     assert stats.returncode == 0 and json.loads(stats.stdout)["plans"] == len(expected), stats.stderr
 
 
-@pytest.mark.skipif(not _strace_ok(), reason="needs strace (apt-get install -y strace) and ptrace")
-def test_a_first_build_killed_at_its_first_rename_leaves_a_folder_the_next_build_takes(tmp_path):
+def test_a_first_build_killed_at_its_first_rename_leaves_a_folder_the_next_build_takes(tmp_path, strace_available):
     data = tmp_path / "kg-data"
     killed = kg(
         "build",
