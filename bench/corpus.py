@@ -10,6 +10,8 @@ from index.measures import read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_QUERIES = REPO / "tests" / "data" / "dev-queries.json"
+OWN_QUERIES = REPO / "bench" / "data" / "queries.json"  # our own judged set, three styles, plus nonsense
+PRACTICE_LABELS = REPO / "bench" / "data" / "practice_labels.json"  # hand labels, independent of the vocabulary
 
 
 def load_measures(path: str | Path | None = None) -> tuple[list[dict], str]:
@@ -34,3 +36,14 @@ def load_measures(path: str | Path | None = None) -> tuple[list[dict], str]:
 
 def load_dev_queries() -> list[dict]:
     return json.loads(DEV_QUERIES.read_text(encoding="utf-8"))["queries"]
+
+
+def load_own_queries() -> tuple[list[dict], list[str]]:
+    """Our judged queries (bench/data/queries.json) and the nonsense queries nothing should match."""
+    doc = json.loads(OWN_QUERIES.read_text(encoding="utf-8"))
+    return doc["queries"], list(doc.get("nonsense", []))
+
+
+def load_practice_labels() -> list[dict]:
+    """Hand practice labels of the bundled plans' measures: file, text_start, primary, secondary."""
+    return json.loads(PRACTICE_LABELS.read_text(encoding="utf-8"))["measures"]

@@ -94,3 +94,31 @@ def similar_precision(
             overlap.append(sum(bool(set(types) & set(strong[h["id"]])) for h in hits) / len(hits))
     n = len(strict)
     return (sum(strict) / n if n else 0.0), (sum(overlap) / n if n else 0.0), n
+
+
+def label_precision(
+    index: SearchIndex, labels: Sequence[Mapping[str, Any]], k: int = 5, mode: str = "hybrid"
+) -> tuple[float, float, int]:
+    """Precision@k of similar() against hand practice labels (bench/data/practice_labels.json).
+
+    Returns (primary, shared, n): primary counts a result whose primary label is the source's; shared counts a
+    result sharing any label (primary or secondary) with it. Scored over the n measures whose primary label some
+    measure of another agency also has; a result of the source's own agency counts as wrong.
+    """
+    by_id = {m["id"]: m for m in index.measures}
+    judged = resolve_judgments([{"id": lab["id"], "relevant": [dict(lab, grade=1)]} for lab in labels], index.measures)
+    label_of: dict[str, tuple[str, set[str]]] = {}
+    for lab in labels:
+        for mid in judged[lab["id"]]:
+            label_of[mid] = (lab["primary"], {lab["primary"], *lab.get("secondary", [])})
+    primary, shared = [], []
+    for mid, (first, every) in label_of.items():
+        agency = by_id[mid]["agency"]
+        if not any(p == first and by_id[o]["agency"] != agency for o, (p, _) in label_of.items()):
+            continue
+        hits = index.similar(mid, k=k, mode=mode)
+        ok = [h for h in hits if h["agency"] != agency]
+        primary.append(sum(label_of.get(h["id"], ("", set()))[0] == first for h in ok) / k)
+        shared.append(sum(bool(label_of.get(h["id"], ("", set()))[1] & every) for h in ok) / k)
+    n = len(primary)
+    return (sum(primary) / n if n else 0.0), (sum(shared) / n if n else 0.0), n

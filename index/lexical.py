@@ -42,6 +42,27 @@ class BM25:
         self._idf = {t: float(np.log(1 + (n - len(r) + 0.5) / (len(r) + 0.5))) for t, (r, _) in self._postings.items()}
         return self
 
+    def idf(self, term: str) -> float:
+        """The term's inverse document frequency; a term no document has gets the highest there can be."""
+        known = self._idf.get(term)
+        return known if known is not None else float(np.log(1 + (len(self) + 0.5) / 0.5))
+
+    def coverage(self, units: Sequence[str]) -> np.ndarray:
+        """Per row, the share of the units' total idf that the row contains (0 to 1).
+
+        Units are what a query is made of (index.textnorm.query_units): a query whose words no measure has
+        covers nothing anywhere, however many single characters it shares with the plans.
+        """
+        out = np.zeros(len(self), dtype=np.float32)
+        total = sum(self.idf(u) for u in units)
+        if total <= 0:
+            return out
+        for u in units:
+            post = self._postings.get(u)
+            if post is not None:
+                out[post[0]] += self.idf(u)
+        return out / total
+
     def scores(self, query: str | Sequence[tuple[str, float]]) -> np.ndarray:
         """BM25 score of every row for a query string, or for weighted (text, weight) parts."""
         parts = [(query, 1.0)] if isinstance(query, str) else list(query)

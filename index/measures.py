@@ -40,6 +40,11 @@ def lexical_text(m: Measure) -> str:
     return " ".join(p for p in (title, title, _clean(m.get("text")), names) if p)
 
 
+def literal_text(m: Measure) -> str:
+    """Where "phrases" and -exclusions are looked for: the title and the body, as a planner reads them."""
+    return " ".join(p for p in (_clean(m.get("title")), _clean(m.get("text"))) if p)
+
+
 def content_key(m: Measure, context: tuple[str, ...] = DEFAULT_CONTEXT) -> str:
     """A digest of everything that shapes a measure's vector, to reuse vectors of unchanged measures."""
     return hashlib.sha256(passage_text(m, context).encode("utf-8")).hexdigest()[:32]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +15,7 @@ from index.encoders import Encoder, l2_normalise
 from index.errors import IndexFormatError, IndexMismatchError, UnknownMeasureError
 from index.fusion import FusionParams, fuse
 from index.lexical import BM25
+from index.literal import LiteralIndex
 from index.measures import (
     CONTEXT_FIELDS,
     DEFAULT_CONTEXT,
@@ -22,34 +23,55 @@ from index.measures import (
     content_key,
     corpus_hash,
     lexical_text,
+    literal_text,
     passage_text,
     read_jsonl,
     write_jsonl,
 )
+from index.query import ParsedQuery, parse_query
+from index.relevance import FEATURES, calibration_for
+from index.textnorm import query_units, tokens
 from index.vocab import Vocabulary, load_vocabulary
 
-Mode = Literal["hybrid", "lexical", "dense"]
+Mode = Literal["hybrid", "lexical", "dense", "literal"]
+MODES = ("hybrid", "lexical", "dense", "literal")
+UNKNOWN = "none"  # the facet value of a measure whose plan states no year
 FORMAT_VERSION = 1
 FILTER_FIELDS = ("agency", "year", "framework_item", "unit", "system", "practice_type")
 
 
 @dataclass(frozen=True)
 class QueryParams:
-    """Query-side knobs; defaults measured on the dev queries (bench/eval_search.py)."""
+    """Query-side knobs (bench/eval_search.py measures them)."""
 
     expansion_weight: float = 0.25  # BM25 weight of vocabulary terms the user did not type
     expansion_blend: float = 0.3  # share of the matched practice labels' embedding in the query vector
-    # A query that names no vocabulary term still gets the practice type whose label embedding is
-    # nearest, if this close: paraphrases rarely share words with the vocabulary either.
-    semantic_type_cosine: float = 0.42
-    semantic_expansion_weight: float = 0.25
-    # Pseudo-relevance feedback: the query vector moves towards its first hybrid results, which
-    # pulls in the same practice written differently by other agencies (recall-oriented queries).
-    prf_docs: int = 3
-    prf_weight: float = 0.5
     # similar(): share of the score given to overlap of vocabulary practice types (by wording),
     # so that "similar" means "the same practice", not just "similar sentences".
     similar_practice_weight: float = 0.3
+    highlight_max_share: float = 0.2  # a character pair in more than this share of measures is not marked
+
+
+@dataclass
+class SearchResult:
+    """One page of a query's matches, with everything a planner is told about the whole set.
+
+    total counts every match (above the relevance floor, with every filter, phrase and exclusion); facets count
+    the values of each filter field over the matches with the *other* fields' filters, so a second agency can be
+    added as easily as one chosen. Scores are calibrated probabilities of relevance when `calibrated`.
+    """
+
+    query: ParsedQuery
+    mode: str
+    hits: list[dict]
+    total: int
+    offset: int
+    limit: int
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    expansions: list[str] = field(default_factory=list)  # vocabulary terms searched besides the typed words
+    highlight: list[str] = field(default_factory=list)  # what to mark in results: typed words, pairs, synonyms
+    calibrated: bool = True
+    floor: float | None = None  # the probability a measure needed to count as a match (None: literal matches)
 
 
 @dataclass(frozen=True)
@@ -149,9 +171,11 @@ class SearchIndex:
                 ann.add([m["id"] for m in self._measures], self._vectors)
         self._ann = ann
         self._bm25 = BM25().fit(lexical_text(m) for m in self._measures)
+        self._literal = LiteralIndex(literal_text(m) for m in self._measures)
         self._practices = None
         self._profiles: np.ndarray | None = None
         self._facets = _facets(self._measures)
+        self._count_facets = _facets(self._measures, by_name=False)
 
     def __len__(self) -> int:
         return len(self._measures)
@@ -204,27 +228,50 @@ class SearchIndex:
     def filter_mask(self, **filters: Any) -> np.ndarray | None:
         """Rows that pass every given filter (values of one filter are alternatives); None = all.
 
-        agency, framework_item: exact strings; year: int; unit, system: id or name;
-        practice_type: practice type id or label.
+        agency, framework_item: exact strings; year: int, or UNKNOWN for plans stating none; unit, system: id or
+        name; practice_type: practice type id or label.
         """
+        masks = self._filter_masks(filters)
+        if not masks:
+            return None
+        out = np.ones(len(self), dtype=bool)
+        for m in masks.values():
+            out &= m
+        return out
+
+    def _filter_masks(self, filters: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Per filter field given, the rows having one of its values."""
         unknown = set(filters) - set(FILTER_FIELDS)
         if unknown:
             raise ValueError(f"unknown filter(s) {sorted(unknown)}; known: {', '.join(FILTER_FIELDS)}")
-        mask: np.ndarray | None = None
-        for field, value in filters.items():
+        masks: dict[str, np.ndarray] = {}
+        for name, value in filters.items():
             if value is None or value == [] or value == ():
                 continue
             values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
-            facet = self._practice_facet() if field == "practice_type" else self._facets[field]
-            if field == "practice_type":
+            facet = self._practice_facet() if name == "practice_type" else self._facets[name]
+            if name == "practice_type":
                 values = [self._practice_id(v) for v in values]
             m = np.zeros(len(self), dtype=bool)
             for v in values:
                 rows = facet.get(_facet_key(v))
                 if rows is not None:
                     m[rows] = True
-            mask = m if mask is None else mask & m
-        return mask
+            masks[name] = m
+        return masks
+
+    def _facet_counts(self, match: np.ndarray, masks: Mapping[str, np.ndarray]) -> dict[str, dict[str, int]]:
+        """Per filter field, value → matches having it, counted with the other fields' filters only."""
+        out: dict[str, dict[str, int]] = {}
+        for name in FILTER_FIELDS:
+            sel = match.copy()
+            for other, m in masks.items():
+                if other != name:
+                    sel &= m
+            facet = self._practice_facet() if name == "practice_type" else self._count_facets[name]
+            counts = {v: int(sel[rows].sum()) for v, rows in facet.items()}
+            out[name] = {v: n for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n}
+        return out
 
     def _practice_id(self, value: str) -> str:
         # Planners may filter by a type's label as well as by its id.
@@ -236,105 +283,151 @@ class SearchIndex:
 
     # ----- search -----
 
-    def search(
+    def search(self, query: str, k: int = 10, mode: Mode = "hybrid", expand: bool = True, **filters: Any) -> list[dict]:
+        """The k best matches of a query, as record dicts with score, dense_score, lexical_score (see query())."""
+        return self.query(query, limit=k, mode=mode, expand=expand, **filters).hits
+
+    def query(
         self,
         query: str,
-        k: int = 10,
+        limit: int = 10,
+        offset: int = 0,
         mode: Mode = "hybrid",
         expand: bool = True,
+        facets: bool = False,
         **filters: Any,
-    ) -> list[dict]:
-        """The k best measures for a query, as record dicts with score, dense_score, lexical_score."""
-        if mode not in ("hybrid", "lexical", "dense"):
-            raise ValueError(f"unknown mode {mode!r}; use hybrid, lexical or dense")
-        mask = self.filter_mask(**filters)
-        if not len(self) or not query.strip() or (mask is not None and not mask.any()):
-            return []
-        q_vec = (
-            None if mode == "lexical" else self.encoder.encode([self.vocabulary.strip_frames(query)], kind="query")[0]
-        )
-        matched = self._matched_types(query, q_vec) if expand else {}
-        lex_all = self._lexical_scores(query, matched, mask) if mode != "dense" else None
-        dense_q = self._query_vector(q_vec, matched) if q_vec is not None else None
-        rows, score, dense, lex = self._rank(lex_all, dense_q, k, mode, mask)
-        p = self.query_params
-        if mode == "hybrid" and p.prf_docs > 0 and p.prf_weight > 0 and len(rows):
-            fb = self._vectors[rows[np.argsort(-score, kind="stable")[: p.prf_docs]]].mean(axis=0)
-            dense_q = l2_normalise(((1 - p.prf_weight) * dense_q + p.prf_weight * fb)[None, :])[0]
-            rows, score, dense, lex = self._rank(lex_all, dense_q, k, mode, mask)
-        order = np.argsort(-score, kind="stable")[:k]
-        return [
-            self._hit(
-                int(rows[i]),
-                float(score[i]),
-                dense[i] if dense is not None else None,
-                lex[i] if lex is not None else None,
-            )
-            for i in order
-        ]
+    ) -> SearchResult:
+        """Every match of a query (index.query syntax), ranked; one page of them, the total and the facets.
 
-    def _rank(self, lex_all, dense_q, k: int, mode: str, mask):
-        """Candidates of each retriever in the mode, with fused, dense and lexical scores."""
-        depth = max(self.fusion.depth, k)
-        cands: dict[int, None] = {}
-        if lex_all is not None:
-            cands.update(dict.fromkeys(_top_rows(lex_all, k if mode == "lexical" else depth).tolist()))
-        if dense_q is not None:
-            for mid, _ in self._ann.search(dense_q, k if mode == "dense" else depth, mask)[0]:
-                cands[self._rows[mid]] = None
-        rows = np.fromiter(cands, dtype=np.int64, count=len(cands))
-        dense = self._vectors[rows] @ dense_q if dense_q is not None else None
-        lex = lex_all[rows] if lex_all is not None else None
-        if not len(rows):
-            score = np.zeros(0, dtype=np.float32)
-        elif mode == "hybrid":
-            score = fuse(lex, dense, self.fusion)
+        A measure matches when its calibrated relevance reaches the floor of the mode (index.relevance), or, when
+        the query has "phrases" or +words, when it contains them all; it never matches when it contains an
+        excluded -word. mode "literal" requires every typed word literally and expands nothing.
+        """
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; use {', '.join(MODES)}")
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        parsed = parse_query(query)
+        if mode == "literal":
+            parsed = replace(parsed, required=tuple(dict.fromkeys(parsed.required + parsed.typed)))
+            expand = False
+        masks = self._filter_masks(filters)
+        empty = SearchResult(parsed, mode, [], 0, offset, limit)
+        if not len(self) or not parsed.positive:
+            return empty
+        feats, dense, lex, expansions = self._evidence(parsed, mode, expand)
+        cal = calibration_for(self.encoder.model_id, "lexical" if mode == "literal" else mode)
+        if cal is not None:
+            score = cal.probability(feats)
+        else:  # an encoder nobody calibrated: rank as before calibration, and say the scores are not calibrated
+            score = _uncalibrated(mode, dense, lex, self.fusion)
+        literal = self._literal_mask(parsed)
+        if parsed.required:
+            match = literal.copy()
+            floor = None
         else:
-            score = lex if mode == "lexical" else dense
-        return rows, score, dense, lex
+            floor = cal.floor if cal is not None else None
+            match = literal & ((score >= floor) if floor is not None else (score > 0))
+        selected = match.copy()
+        for m in masks.values():
+            selected &= m
+        rows = np.flatnonzero(selected)
+        order = rows[np.lexsort((rows, -lex[rows] if lex is not None else rows, -score[rows]))]
+        page = order[offset : offset + limit]
+        hits = [
+            self._hit(int(r), float(score[r]), None if dense is None else dense[r], None if lex is None else lex[r])
+            for r in page
+        ]
+        return SearchResult(
+            parsed,
+            mode,
+            hits,
+            total=len(rows),
+            offset=offset,
+            limit=limit,
+            facets=self._facet_counts(match, masks) if facets else {},
+            expansions=expansions,
+            highlight=self._highlight_terms(parsed, expansions),
+            calibrated=cal is not None,
+            floor=floor,
+        )
 
-    def _lexical_scores(self, query: str, matched: Mapping[str, list[str]], mask: np.ndarray | None) -> np.ndarray:
-        parts: list[tuple[str, float]] = [(query, 1.0)]
-        for pid, how in matched.items():
-            p = self.vocabulary.get(pid)
-            w = self.query_params.expansion_weight if how == "keyword" else self.query_params.semantic_expansion_weight
-            if p is not None and w > 0:
-                parts.extend((t, w) for t in p.terms)
-        scores = self._bm25.scores(parts)
-        if mask is not None:
-            scores[~mask] = 0.0
-        return scores
+    def relevance_features(self, query: str, mode: Mode = "hybrid", expand: bool = True) -> dict[str, np.ndarray]:
+        """The relevance features (index.relevance) of every row for a query: what bench.calibrate fits on."""
+        return self._evidence(parse_query(query), mode, expand)[0]
 
-    def _matched_types(self, query: str, q_vec: np.ndarray | None) -> dict[str, str]:
-        """Practice type id → "keyword" (a term of it is in the query) or "semantic" (nearest label)."""
-        matched = dict.fromkeys(self.vocabulary.matches(query), "keyword")
-        if not matched and q_vec is not None and self.vocabulary.practices:
-            ids, labels = self._all_label_vectors()
-            sims = labels @ q_vec
-            best = int(sims.argmax())
-            if sims[best] >= self.query_params.semantic_type_cosine:
-                matched[ids[best]] = "semantic"
-        return matched
+    def _evidence(self, parsed: ParsedQuery, mode: str, expand: bool):
+        """Features of every row, raw cosines and BM25 scores, and the vocabulary terms searched besides the typed
+        words. Words inside "quotes" are meant literally and expand to nothing; excluded words are never added."""
+        literal = set(parsed.required)
+        loose = " ".join(t for t in parsed.typed if t not in literal)
+        matched = self.vocabulary.matches(loose) if expand and loose else {}
+        skip = set(parsed.typed) | set(parsed.excluded)
+        expansions = list(dict.fromkeys(t for pid in matched for t in self.vocabulary.get(pid).terms if t not in skip))
+        feats, dense, lex = self._features(parsed, mode, matched, expansions)
+        return feats, dense, lex, expansions
 
-    def _all_label_vectors(self) -> tuple[list[str], np.ndarray]:
-        ids = [p.id for p in self.vocabulary.practices]
-        missing = [pid for pid in ids if pid not in self._label_vectors]
-        if missing:
-            vecs = self.encoder.encode([self._label_text(pid) for pid in missing], kind="passage")
-            self._label_vectors.update(zip(missing, vecs, strict=True))
-        return ids, np.stack([self._label_vectors[pid] for pid in ids])
+    def _features(self, parsed: ParsedQuery, mode: str, matched: Mapping[str, list[str]], expansions: list[str]):
+        free = self.vocabulary.strip_frames(parsed.free)
+        names = set(FEATURES["lexical" if mode == "literal" else mode])
+        feats: dict[str, np.ndarray] = {}
+        dense = lex = None
+        if names & {"cosine", "gap"}:
+            q = self.encoder.encode([free], kind="query")[0]
+            q = self._query_vector(q, matched)
+            dense = self._vectors @ q
+            feats["cosine"] = dense
+            feats["gap"] = dense - float(dense.max())
+        if names & {"coverage", "bm25n", "expansion"}:
+            units = query_units(free)
+            feats["coverage"] = self._bm25.coverage(units)
+            parts: list[tuple[str, float]] = [(free, 1.0)]
+            w = self.query_params.expansion_weight
+            if w > 0:
+                parts.extend((t, w) for t in expansions)
+            lex = self._bm25.scores(parts)
+            self_score = sum(self._bm25.idf(t) for t in set(tokens(free))) or 1.0
+            feats["bm25n"] = lex / self_score
+            exp = np.zeros(len(self), dtype=np.float32)
+            for t in expansions:
+                exp[self._literal.contains(t)] = 1.0
+            feats["expansion"] = exp
+        return feats, dense, lex
 
-    def _label_text(self, practice_id: str) -> str:
-        # The label with its first synonyms says what the practice is in the plans' own words.
-        p = self.vocabulary.get(practice_id)
-        return p.label + "：" + "、".join(p.synonyms[:8])
+    def _literal_mask(self, parsed: ParsedQuery) -> np.ndarray:
+        mask = np.ones(len(self), dtype=bool)
+        for phrase in parsed.required:
+            mask &= self._literal.contains(phrase)
+        for phrase in parsed.excluded:
+            mask &= ~self._literal.contains(phrase)
+        return mask
 
-    def _query_vector(self, q: np.ndarray, matched: Mapping[str, str]) -> np.ndarray:
+    def _highlight_terms(self, parsed: ParsedQuery, expansions: list[str]) -> list[str]:
+        """What a result marks: the words typed and the synonyms searched, whole; and of longer Chinese words,
+        the character pairs that are not everywhere (服務 in half of all measures marks nothing)."""
+        terms = list(parsed.typed) + list(parsed.required) + expansions
+        n = max(len(self), 1)
+        for word in parsed.typed:
+            units = query_units(word)
+            if len(units) > 1:
+                terms.extend(
+                    u
+                    for u in units
+                    if len(u) == 2 and self._literal.document_frequency(u) / n <= self.query_params.highlight_max_share
+                )
+        return sorted(dict.fromkeys(t for t in terms if t.strip()), key=lambda t: (-len(t), t))
+
+    def _query_vector(self, q: np.ndarray, matched: Mapping[str, list[str]]) -> np.ndarray:
         beta = self.query_params.expansion_blend
         if beta > 0 and matched:
             labels = np.stack([self._label_vector(pid) for pid in matched])
             q = l2_normalise(((1 - beta) * q + beta * labels.mean(axis=0))[None, :])[0]
         return q
+
+    def _label_text(self, practice_id: str) -> str:
+        # The label with its first synonyms says what the practice is in the plans' own words.
+        p = self.vocabulary.get(practice_id)
+        return p.label + "：" + "、".join(p.synonyms[:8])
 
     def _label_vector(self, practice_id: str) -> np.ndarray:
         if practice_id not in self._label_vectors:
@@ -468,8 +561,8 @@ class SearchIndex:
             encoder,
             backend=manifest["backend"],
             vocabulary=vocabulary,
-            fusion=FusionParams(**manifest.get("fusion", {})),
-            query=QueryParams(**manifest.get("query", {})),
+            fusion=_known(FusionParams, manifest.get("fusion", {})),
+            query=_known(QueryParams, manifest.get("query", {})),
             context=tuple(manifest.get("context", DEFAULT_CONTEXT)),
         )
         index._measures = stored
@@ -557,17 +650,35 @@ def _facet_key(value: object) -> str:
     return str(value)
 
 
-def _facets(measures: Sequence[Measure]) -> dict[str, dict[str, np.ndarray]]:
-    """Per filter field, value → rows having it; units and systems answer to id and name."""
+def _facets(measures: Sequence[Measure], by_name: bool = True) -> dict[str, dict[str, np.ndarray]]:
+    """Per filter field, value → rows having it; units and systems answer to id (and name, by_name); a measure
+    whose plan states no year has the year UNKNOWN."""
     acc: dict[str, dict[str, list[int]]] = {f: {} for f in FILTER_FIELDS if f != "practice_type"}
     for row, m in enumerate(measures):
-        for field in ("agency", "year", "framework_item"):
-            if m.get(field) not in (None, ""):
-                acc[field].setdefault(_facet_key(m[field]), []).append(row)
-        for field, key in (("unit", "units"), ("system", "systems")):
+        for name in ("agency", "year", "framework_item"):
+            if m.get(name) not in (None, ""):
+                acc[name].setdefault(_facet_key(m[name]), []).append(row)
+            elif name == "year":
+                acc[name].setdefault(UNKNOWN, []).append(row)
+        for name, key in (("unit", "units"), ("system", "systems")):
             for x in m.get(key) or []:
-                for v in {x.get("id"), x.get("name")} - {None, ""}:
-                    rows = acc[field].setdefault(_facet_key(v), [])
+                for v in ({x.get("id"), x.get("name")} if by_name else {x.get("id")}) - {None, ""}:
+                    rows = acc[name].setdefault(_facet_key(v), [])
                     if not rows or rows[-1] != row:
                         rows.append(row)
     return {f: {v: np.asarray(r, dtype=np.int64) for v, r in vals.items()} for f, vals in acc.items()}
+
+
+def _uncalibrated(mode: str, dense: np.ndarray | None, lex: np.ndarray | None, params: FusionParams) -> np.ndarray:
+    """Scores of an encoder without a calibration: min-max fused as before calibration existed (no floor)."""
+    if mode == "dense" or lex is None:
+        return np.maximum(dense, 0.0).astype(np.float32)
+    if dense is None:
+        return lex.astype(np.float32)
+    return np.where((lex > 0) | (dense > 0), fuse(lex, dense, params), 0.0).astype(np.float32)
+
+
+def _known(cls, saved: Mapping[str, Any]):
+    """Saved parameters of a dataclass, those it no longer has left out (an index saved by an older version)."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in saved.items() if k in names})

@@ -35,3 +35,15 @@ def contains_term(normalised_text: str, term: str) -> bool:
     """Whether a vocabulary term occurs in already-normalised text, ignoring spaces."""
     t = normalise(term).replace(" ", "")
     return bool(t) and t in normalised_text.replace(" ", "")
+
+
+def query_units(text: str) -> list[str]:
+    """What a query is made of for coverage: ASCII words, and the character pairs of CJK runs (a lone character
+    stands for itself); each once, in order."""
+    out: list[str] = []
+    for run in _TOKEN.findall(unicodedata.normalize("NFKC", text or "").lower().translate(_FOLD)):
+        if _ASCII_WORD.fullmatch(run) or len(run) == 1:
+            out.append(run)
+        else:
+            out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return list(dict.fromkeys(out))

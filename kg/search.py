@@ -51,7 +51,7 @@ class SearchConfig:
     data is read.
     """
 
-    encoder: str = "use-onnx"  # index.DEFAULT_ENCODER (not imported here: importing index loads numpy and faiss)
+    encoder: str = "e5+use"  # index.DEFAULT_ENCODER (not imported here: importing index loads numpy and faiss)
     threads: int | None = None  # None: every CPU
 
     def __post_init__(self) -> None:
@@ -313,8 +313,44 @@ class Search:
         return out
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", **filters) -> list[dict]:
+        return self.query(query, limit=k, mode=mode, **filters)["results"]
+
+    def query(
+        self,
+        query: str,
+        limit: int = 10,
+        offset: int = 0,
+        mode: str = "hybrid",
+        expand: bool = True,
+        facets: bool = False,
+        **filters,
+    ) -> dict:
+        """One page of a query's matches with the whole set's total and facet counts (index.SearchIndex.query),
+        as plain data for `kg search --json` and the web API:
+
+        query, mode, expand, total, offset, limit, results (export records with score and practice types),
+        required / excluded (the literal "phrases" and -words), expansions (vocabulary terms also searched),
+        highlight (what results mark), calibrated (scores are probabilities of relevance), floor, facets
+        (field → value → matches, each field counted with the other fields' filters only).
+        """
         filters = {key: v for key, v in filters.items() if v not in (None, [], "")}
-        return [self.result(h) for h in self.index.search(query, k=k, mode=mode, **filters)]
+        r = self.index.query(query, limit=limit, offset=offset, mode=mode, expand=expand, facets=facets, **filters)
+        return {
+            "query": query,
+            "mode": mode,
+            "expand": expand,
+            "total": r.total,
+            "offset": r.offset,
+            "limit": r.limit,
+            "results": [self.result(h) for h in r.hits],
+            "required": list(r.query.required),
+            "excluded": list(r.query.excluded),
+            "expansions": r.expansions,
+            "highlight": r.highlight,
+            "calibrated": r.calibrated,
+            "floor": r.floor,
+            "facets": r.facets,
+        }
 
     def similar(self, measure_id: str, k: int = 5) -> list[dict]:
         if measure_id not in self.by_id:

@@ -19,10 +19,21 @@ def _check(enc):
 
 
 def test_default_encoder_is_real_and_normalised(encoder):
-    assert encoder.dim == 512
+    assert DEFAULT_ENCODER == "e5+use" and encoder.dim == 384 + 512
     _check(encoder)
     x = encoder.encode(["電話禮貌測試", "電話服務品質及禮貌測試", "無障礙坡道"])
     assert x[0] @ x[1] > x[0] @ x[2]  # a real model, not noise
+
+
+def test_ensemble_cosine_is_the_weighted_mean_of_its_parts(encoder):
+    from index.encoders import E5_USE_WEIGHT
+
+    e5, use = get_encoder("e5-small-q4"), get_encoder("use-numpy")
+    a, b = encoder.encode(TEXTS[:2], kind="query"), encoder.encode(TEXTS[1:], kind="passage")
+    want = E5_USE_WEIGHT * (e5.encode(TEXTS[:2], "query") * e5.encode(TEXTS[1:], "passage")).sum(1) + (
+        1 - E5_USE_WEIGHT
+    ) * (use.encode(TEXTS[:2], "query") * use.encode(TEXTS[1:], "passage")).sum(1)
+    np.testing.assert_allclose((a * b).sum(1), want, atol=1e-4)
 
 
 def test_use_numpy_backend():

@@ -7,14 +7,23 @@ from bench.evaluation import evaluate, resolve_judgments
 from index.errors import IndexFormatError, IndexMismatchError, UnknownMeasureError
 from index.search import SearchIndex, load_saved_vectors
 
-# Floors measured with the default encoder (bench/eval_search.py): on the kg export hybrid 0.817,
-# lexical 0.759, dense 0.653; on the stand-in corpus 0.806 / 0.740 / 0.664. Set a little below.
-FLOORS = {"hybrid": 0.78, "lexical": 0.70, "dense": 0.62}
+# Regression floors a little below what `python -m bench.eval_search` prints for the default encoder: on our judged
+# set hybrid 0.640, lexical 0.581, dense 0.606; on the dev set 0.770 / 0.752 / 0.681.
+FLOORS = {
+    "ours": {"hybrid": 0.62, "lexical": 0.56, "dense": 0.58},
+    "dev": {"hybrid": 0.75, "lexical": 0.73, "dense": 0.65},
+}
 
 
 @pytest.fixture(scope="module")
-def dev_scores(index, dev_queries):
-    return {mode: statistics.mean(evaluate(index, dev_queries, mode).values()) for mode in FLOORS}
+def set_scores(index, dev_queries):
+    from bench.corpus import load_own_queries
+
+    sets = {"ours": load_own_queries()[0], "dev": dev_queries}
+    return {
+        name: {mode: statistics.mean(evaluate(index, queries, mode).values()) for mode in FLOORS[name]}
+        for name, queries in sets.items()
+    }
 
 
 def test_dev_judgments_resolve_to_measures(measures, dev_queries):
@@ -22,13 +31,14 @@ def test_dev_judgments_resolve_to_measures(measures, dev_queries):
     assert all(judged[q["id"]] for q in dev_queries)
 
 
-@pytest.mark.parametrize("mode", list(FLOORS))
-def test_dev_ndcg_meets_floor(dev_scores, mode):
-    assert dev_scores[mode] >= FLOORS[mode]
+@pytest.mark.parametrize(("name", "mode"), [(n, m) for n, modes in FLOORS.items() for m in modes])
+def test_ndcg_meets_floor(set_scores, name, mode):
+    assert set_scores[name][mode] >= FLOORS[name][mode]
 
 
-def test_hybrid_beats_each_retriever_alone(dev_scores):
-    assert dev_scores["hybrid"] > dev_scores["lexical"] and dev_scores["hybrid"] > dev_scores["dense"]
+def test_hybrid_beats_each_retriever_alone(set_scores):
+    for scores in set_scores.values():
+        assert scores["hybrid"] > scores["lexical"] and scores["hybrid"] > scores["dense"]
 
 
 def test_results_carry_record_fields_and_scores(index):
@@ -54,7 +64,8 @@ def _some(index, field):
 @pytest.mark.parametrize("mode", ["hybrid", "lexical", "dense"])
 def test_filters_restrict_results(index, field, mode):
     value = _some(index, field)
-    hits = index.search("服務", k=20, mode=mode, **{field: value})
+    # a phrase matches literally in every mode, so the filter alone decides what is left
+    hits = index.search('"服務"', k=20, mode=mode, **{field: value})
     assert hits
     for h in hits:
         if field in ("unit", "system"):
