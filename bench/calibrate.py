@@ -8,8 +8,10 @@ grade 1 or 2 is relevant, any other is not; the set's nonsense queries add pairs
 queries (tests/data/dev-queries.json) are never used here, so bench.eval_search can report them as unseen.
 
 The floor is the highest probability any nonsense query gives any measure, plus a margin: a query about nothing the
-plans do must find nothing. The output also gives a 4-fold cross-validation over queries (nDCG@10 with and without
-the floor, and how many held-out nonsense queries match nothing), so neither is only measured where it was fitted.
+plans do must find nothing. A query whose best measure reaches the floor then matches every measure whose
+probability is at least KEEP_PROBABILITY (one in twenty). The output also gives a 4-fold cross-validation over
+queries (nDCG@10 with and without the floor, and how many held-out nonsense queries match nothing), so neither is
+only measured where it was fitted.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "index" / CALIBRATION_FILE
 ENCODERS = ("e5+use", "e5-small-q4", "use-numpy", "use-onnx")
 LEXICAL_ID = "*"  # lexical scores need no encoder: one calibration serves them all
+# Once a query is answered, a measure is one of its matches when the chance that it is relevant is at least one in
+# twenty: a planner looking for other agencies' practices would rather skim a weak one than miss a true one.
+KEEP_PROBABILITY = 0.05
 FLOOR_MARGIN = 0.02  # above the most relevant-looking nonsense query: unseen nonsense may look a little better
 
 
@@ -46,14 +51,16 @@ def pairs(index: SearchIndex, queries: list[dict], nonsense: list[str], mode: st
     return out
 
 
-def fit(data) -> tuple[np.ndarray, float, float]:
-    """Weights, bias and floor fitted on these queries: relevant means grade 1 or 2; the floor is the highest
-    probability any nonsense query reaches, plus FLOOR_MARGIN."""
+def fit(data) -> tuple[np.ndarray, float, float, float]:
+    """Weights, bias, floor and keep level fitted on these queries: relevant means grade 1 or 2; the floor is the
+    highest probability any nonsense query reaches, plus FLOOR_MARGIN; keep is KEEP_PROBABILITY (at most the
+    floor)."""
     x = np.concatenate([d[0] for d in data])
     y = np.concatenate([(d[1] >= 1).astype(np.float64) for d in data])
     w, b = fit_logistic(x, y)
     worst = max((float(_prob(d[0], w, b).max()) for d in data if not d[1].any()), default=0.5)
-    return w, b, round(min(worst + FLOOR_MARGIN, 0.95), 3)
+    floor = round(min(worst + FLOOR_MARGIN, 0.95), 3)
+    return w, b, floor, min(KEEP_PROBABILITY, floor)
 
 
 def _prob(x: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
@@ -66,7 +73,7 @@ def cross_validate(data, folds: int = 4) -> tuple[float, float, float]:
     plain, floored, empty = [], [], []
     for k in range(folds):
         train = [d for i, d in enumerate(data) if i % folds != k]
-        w, b, floor = fit(train)
+        w, b, floor, keep = fit(train)
         for i, (x, g, _) in enumerate(data):
             if i % folds != k:
                 continue
@@ -76,7 +83,7 @@ def cross_validate(data, folds: int = 4) -> tuple[float, float, float]:
                 continue
             order = np.argsort(-p, kind="stable")
             plain.append(_ndcg(g[order[:10]], g))
-            kept = order[p[order] >= floor]
+            kept = order[p[order] >= keep] if p.max() >= floor else order[:0]
             floored.append(_ndcg(g[kept[:10]], g))
     return statistics.mean(plain), statistics.mean(floored), statistics.mean(empty)
 
@@ -105,14 +112,15 @@ def main(argv: list[str] | None = None) -> None:
             if mode == "lexical" and lexical_done:
                 continue
             data = pairs(index, queries, nonsense, mode)
-            w, b, floor = fit(data)
+            w, b, floor, keep = fit(data)
             cv_plain, cv_floor, cv_empty = cross_validate(data)
             model_id = LEXICAL_ID if mode == "lexical" else encoder.model_id
-            cal = Calibration(model_id, mode, FEATURES[mode], tuple(round(float(v), 4) for v in w), round(b, 4), floor)
+            weights = tuple(round(float(v), 4) for v in w)
+            cal = Calibration(model_id, mode, FEATURES[mode], weights, round(b, 4), floor, keep)
             kept[(model_id, mode)] = cal.to_dict()
-            weights = ", ".join(f"{n} {v:+.2f}" for n, v in zip(FEATURES[mode], w, strict=True))
+            shown = ", ".join(f"{n} {v:+.2f}" for n, v in zip(FEATURES[mode], w, strict=True))
             print(
-                f"{model_id:32} {mode:8} floor {floor:.2f}  bias {b:+.2f}  {weights}\n"
+                f"{model_id:32} {mode:8} floor {floor:.2f} keep {keep:.2f}  bias {b:+.2f}  {shown}\n"
                 f"{'':32} {'':8} 4-fold CV: nDCG@10 {cv_plain:.3f} unfloored, {cv_floor:.3f} floored; "
                 f"nonsense queries matching nothing {cv_empty:.2f}"
             )

@@ -11,7 +11,9 @@ described by raw, query-independent features and a logistic model turns them int
 - expansion: whether the measure uses a vocabulary synonym of a practice the query names.
 
 The weights and the floor (the probability a result needs to be shown) are fitted per encoder and mode on judged
-queries by `python -m bench.calibrate` and stored in index/data/calibration.json.
+queries by `python -m bench.calibrate` and stored in index/data/calibration.json. A query is answered only when its
+best measure reaches the floor (no off-topic query does); its matches are then every measure reaching a lower
+`keep` level, fitted for recall.
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ FEATURES = {
 
 @dataclass(frozen=True)
 class Calibration:
-    """A logistic model over named features, and the probability a result must reach to count as a match."""
+    """A logistic model over named features, and the probabilities that make a match.
+
+    A query is answered at all only when some measure reaches `floor` (set above every off-topic query); the
+    query's matches are then the measures reaching `keep` (at most `floor`), a level fitted for recall.
+    """
 
     model_id: str
     mode: str
@@ -41,6 +47,11 @@ class Calibration:
     weights: tuple[float, ...]
     bias: float
     floor: float
+    keep: float | None = None  # None: the floor
+
+    @property
+    def keep_level(self) -> float:
+        return self.floor if self.keep is None else min(self.keep, self.floor)
 
     def probability(self, features: dict[str, np.ndarray]) -> np.ndarray:
         z = np.full(len(next(iter(features.values()))), self.bias, dtype=np.float64)
@@ -97,6 +108,7 @@ def load_calibrations(path: str | None = None) -> dict[tuple[str, str], Calibrat
             tuple(float(w) for w in c["weights"]),
             float(c["bias"]),
             float(c["floor"]),
+            None if c.get("keep") is None else float(c["keep"]),
         )
         out[(cal.model_id, cal.mode)] = cal
     return out

@@ -325,9 +325,13 @@ class SearchIndex:
         if parsed.required:
             match = literal.copy()
             floor = None
+        elif cal is None:
+            floor = None
+            match = literal & (score > 0)
         else:
-            floor = cal.floor if cal is not None else None
-            match = literal & ((score >= floor) if floor is not None else (score > 0))
+            # Answered at all only if some measure reaches the floor (whatever the filters), then down to keep.
+            floor = cal.keep_level
+            match = literal & (score >= floor) if float(score.max()) >= cal.floor else np.zeros(len(self), bool)
         selected = match.copy()
         for m in masks.values():
             selected &= m
