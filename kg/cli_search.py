@@ -4,9 +4,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+import unicodedata
 
-MODES = ("hybrid", "lexical", "dense")
+MODES = ("hybrid", "lexical", "dense", "literal")  # index.search.MODES (not imported: that loads numpy and faiss)
+YEAR_UNKNOWN = "none"  # index.search.UNKNOWN: the year of a plan that states none
+ROC_OFFSET = 1911  # a 民國 (ROC) year + 1911 is the Gregorian year
+ROC_YEARS = range(1, 201)
+GREGORIAN_YEARS = range(ROC_OFFSET + 1, 2200)
+_YEAR = re.compile(r"(?P<roc>(?:中華)?民國)?(?P<n>[0-9]{1,4})(?:年度?)?")
+
+
+def parse_year(text: str) -> int:
+    """A plan year as planners write it, as the Gregorian year: 2016, 105, 105年, 民國105年 (and 105年度) are all
+    2016. ROC years run from 1 to 200 and Gregorian ones from 1912 to 2199, so a number is never both; ValueError
+    for anything else. Full-width digits are read as digits."""
+    raw = unicodedata.normalize("NFKC", text or "").replace(" ", "")
+    m = _YEAR.fullmatch(raw)
+    if m is None:
+        raise ValueError(text)
+    n = int(m["n"])
+    if n in ROC_YEARS:
+        return n + ROC_OFFSET
+    if n in GREGORIAN_YEARS and not m["roc"]:
+        return n
+    raise ValueError(text)
 
 
 def top_k(text: str) -> int:
@@ -49,16 +72,61 @@ def _open(args: argparse.Namespace):
     return Search(args.data_dir, search_config(load=True))
 
 
-def _print_hits(query: str, hits: list[dict], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({"query": query, "results": hits}, ensure_ascii=False))
-        return
-    print(f"# {query}")
-    for i, h in enumerate(hits, 1):
+def year(text: str) -> int | str:
+    """--year: a Gregorian or ROC year (2016, 105, 105年, 民國105年 all mean 2016), or 'none' for plans stating no
+    year (argparse names the option and exits 2 otherwise)."""
+    if text.strip() == YEAR_UNKNOWN:
+        return YEAR_UNKNOWN
+    try:
+        return parse_year(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a year: give a Gregorian year (2016), an ROC year (105, 105年, 民國105年) or "
+            f"{YEAR_UNKNOWN!r} for plans that state none"
+        ) from None
+
+
+def offset(text: str) -> int:
+    """--offset: how many of the best matches to skip, a whole number from 0."""
+    value = text.strip()
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of matches to skip (0 or more)")
+    return int(value)
+
+
+def _score(score: float, calibrated: bool) -> str:
+    """A calibrated score is the chance the measure is relevant, the same from query to query: said as a percentage
+    (never 100%); another one only orders the results, so it is printed as it is."""
+    if not calibrated:
+        return f"{score:.3f}"
+    return f"{min(max(round(score * 100), 0), 99):2d}%"
+
+
+def _print_hit_lines(hits: list[dict], first: int = 1, calibrated: bool = False) -> None:
+    for i, h in enumerate(hits, first):
         units = "、".join(u["name"] for u in h["units"]) or "-"
         title = f"【{h['title']}】" if h["title"] else ""
-        print(f"{i:2d}. {h['score']:.3f}  {h['agency']} {h['year']}  {title}{h['text'][:60]}")
+        print(f"{i:2d}. {_score(h['score'], calibrated)}  {h['agency']} {h['year']}  {title}{h['text'][:60]}")
         print(f"      {h['id']}  單位: {units}  {h['source']['file']}:{h['source']['line_start']}")
+
+
+def _print_found(found: dict) -> None:
+    """A query's matches as a planner reads them: how many match, which of them follow, what else was searched."""
+    total, results, start = found["total"], found["results"], found["offset"] + 1
+    head = f"{total} 筆符合「{found['query']}」"
+    if not total:
+        print(f"{head}：沒有符合的措施")
+    elif results:
+        print(f"{head}，顯示第 {start}–{start + len(results) - 1} 筆")
+    else:
+        print(f"{head}，第 {start} 筆之後沒有了（--offset {found['offset']}）")
+    if found["required"]:
+        print("必須出現：" + "、".join(found["required"]))
+    if found["excluded"]:
+        print("已排除含有：" + "、".join(found["excluded"]))
+    if found["expansions"]:
+        print("也搜尋了：" + "、".join(found["expansions"]) + "（--no-expand 只搜尋輸入的字）")
+    _print_hit_lines(results, start, found["calibrated"])
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -71,12 +139,24 @@ def cmd_search(args: argparse.Namespace) -> int:
         "framework_item": args.framework_item,
         "practice_type": args.practice_type,
     }
-    queries = [q.strip() for q in sys.stdin] if args.query == "-" else [args.query]
+    from_stdin = args.query == "-"
+    queries = [q.strip() for q in sys.stdin] if from_stdin else [args.query]
     for q in queries:
-        if not q and args.query == "-":
+        if not q and from_stdin:
             continue
-        hits = s.search(q, k=args.top_k, mode=args.mode, **filters)
-        _print_hits(q, hits, args.json or args.query == "-")
+        found = s.query(
+            q,
+            limit=args.top_k,
+            offset=args.offset,
+            mode=args.mode,
+            expand=not args.no_expand,
+            facets=args.json or from_stdin,
+            **filters,
+        )
+        if args.json or from_stdin:
+            print(json.dumps(found, ensure_ascii=False))
+        else:
+            _print_found(found)
     return 0
 
 
@@ -84,7 +164,11 @@ def cmd_similar(args: argparse.Namespace) -> int:
     s = _open(args)
     for mid in args.measure_ids:
         hits = s.similar(mid, k=args.top_k)
-        _print_hits(mid, hits, args.json)
+        if args.json:
+            print(json.dumps({"query": mid, "results": hits}, ensure_ascii=False))
+        else:
+            print(f"# {mid}")
+            _print_hit_lines(hits)
     return 0
 
 
@@ -116,19 +200,39 @@ def add_search_commands(sub, add_data_dir) -> None:
     p = sub.add_parser(
         "search",
         help="search measures across agencies (hybrid semantic + lexical)",
-        description="Search all measures. QUERY '-' reads one query per line from stdin and prints "
+        description="Search all measures. The text output starts with how many measures match (all of them, not "
+        'just those shown) and the synonyms also searched. QUERY takes "phrases" (or 「」) that must occur '
+        "literally, -words that must not occur, and AND. QUERY '-' reads one query per line from stdin and prints "
         "one JSON line per query. Filters combine with any query; repeat a filter for alternatives.",
     )
     p.add_argument("query", metavar="QUERY")
-    p.add_argument("--mode", choices=MODES, default="hybrid")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="hybrid",
+        help="hybrid (default): words and meaning; lexical: words and their synonyms; dense: meaning only; "
+        "literal: every word typed must occur, no synonyms",
+    )
     p.add_argument("--top-k", type=top_k, default=10, metavar="N", help="how many results (1-1000, default 10)")
+    p.add_argument("--offset", type=offset, default=0, metavar="N", help="skip the N best matches (next pages)")
+    p.add_argument("--no-expand", action="store_true", help="search only the words typed, not their synonyms")
     p.add_argument("--agency", action="append", help="agency full name (repeatable)")
-    p.add_argument("--year", action="append", type=int, help="Gregorian year, e.g. 2018 (repeatable)")
+    p.add_argument(
+        "--year",
+        action="append",
+        type=year,
+        help="plan year: Gregorian 2016 or ROC 105 / 105年 / 民國105年, or 'none' for plans stating none (repeatable)",
+    )
     p.add_argument("--unit", action="append", help="unit name, e.g. 查報組 (repeatable)")
     p.add_argument("--system", action="append", help="system name, e.g. 1999專線 (repeatable)")
     p.add_argument("--framework-item", action="append", help="framework notation, e.g. 2018-3 (repeatable)")
     p.add_argument("--practice-type", action="append", help="practice type id (see 'kg practices --json')")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a list")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the whole answer as one JSON line: total, offset, limit, results, facets, expansions, "
+        "required, excluded",
+    )
     add_data_dir(p)
     p.set_defaults(func=cmd_search)
 

@@ -6,11 +6,11 @@ import re
 
 from werkzeug.datastructures import MultiDict
 
-MODES = {"hybrid": "混合", "lexical": "關鍵字", "dense": "語意"}
+from kg.cli_search import YEAR_UNKNOWN, parse_year
+
+MODES = {"hybrid": "混合", "lexical": "關鍵字", "dense": "語意", "literal": "逐字"}
 _INT = re.compile(r"[0-9]{1,9}")
-_YEAR = re.compile(r"(19|20|21)[0-9]{2}")
 MAX_QUERY_CHARS = 200
-YEAR_UNKNOWN = "none"  # the year filter's value for plans whose title states no year
 
 
 class ParamError(ValueError):
@@ -30,22 +30,32 @@ def get_int(args: MultiDict, name: str, default: int, lo: int, hi: int) -> int:
 def get_mode(args: MultiDict) -> str:
     mode = args.get("mode", "") or "hybrid"
     if mode not in MODES:
-        raise ParamError(f"未知的搜尋模式「{mode}」：請用 hybrid（混合）、lexical（關鍵字）或 dense（語意）")
+        raise ParamError(
+            f"未知的搜尋模式「{mode}」：請用 hybrid（混合）、lexical（關鍵字）、dense（語意）或 literal（逐字）"
+        )
     return mode
 
 
 def get_years(args: MultiDict) -> list[int | str]:
-    """The years asked for: Western years as ints, and YEAR_UNKNOWN for plans without a year."""
+    """The years asked for, as Gregorian years (ints), each once: planners write 2016, 105, 105年 or 民國105年
+    (kg.cli_search.parse_year); YEAR_UNKNOWN stands for plans without a year."""
     years: list[int | str] = []
     for raw in args.getlist("year"):
+        raw = raw.strip()
         if raw == "":
             continue
         if raw == YEAR_UNKNOWN:
-            years.append(YEAR_UNKNOWN)
-            continue
-        if not _YEAR.fullmatch(raw):
-            raise ParamError(f"年度必須是西元年，例如 2018，或 {YEAR_UNKNOWN}（未載明年度）（收到「{raw}」）")
-        years.append(int(raw))
+            year: int | str = YEAR_UNKNOWN
+        else:
+            try:
+                year = parse_year(raw)
+            except ValueError:
+                raise ParamError(
+                    "年度請寫西元年或民國年，例如 2016、105 或 民國105年；"
+                    f"未載明年度請用 {YEAR_UNKNOWN}（收到「{raw}」）"
+                ) from None
+        if year not in years:
+            years.append(year)
     return years
 
 

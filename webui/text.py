@@ -1,47 +1,63 @@
-"""Showing untrusted plan text: every piece is escaped, and only our own <mark> tags are added around query terms."""
+"""Showing untrusted plan text: every piece is escaped, and only our own <mark> tags are added around search terms."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_SPLIT = re.compile(r"[\s,，、；;。:：()（）「」\"']+")
+from index.textnorm import normalise
+
+_WORD_CHAR = re.compile(r"[a-z0-9]")
+_NOT_AFTER_WORD = r"(?<![a-z0-9])"
+_NOT_BEFORE_WORD = r"(?![a-z0-9])"
 
 
-def query_terms(query: str) -> list[str]:
-    """What to mark for a query: each word typed, and for Chinese runs also their character pairs.
-
-    Chinese queries rarely occur verbatim ('電話禮貌測試' vs '電話服務品質及禮貌測試'), but their two-character
-    words do; single characters would mark half of every sentence.
-    """
-    terms: set[str] = set()
-    for tok in _SPLIT.split(query.strip()):
-        if not tok:
-            continue
-        terms.add(tok)
-        if len(tok) > 2 and _CJK.search(tok):
-            terms.update(tok[i : i + 2] for i in range(len(tok) - 1) if _CJK.search(tok[i : i + 2]))
-    return sorted(terms, key=lambda t: (-len(t), t))
+@lru_cache(maxsize=8192)
+def _fold(char: str) -> str:
+    """One character as the search compares it (widths, case, variant characters folded), if that is still one
+    character; otherwise the character itself. Folding one character at a time keeps every position of the text,
+    so a match in the folded text is the same slice of the raw one."""
+    folded = normalise(char)
+    return folded if len(folded) == 1 else char
 
 
-def highlight(text: str | None, query: str) -> Markup:
-    """The text, HTML-escaped, with query terms wrapped in <mark>.
+def _folded(text: str) -> str:
+    return "".join(_fold(c) for c in text)
 
-    Matching runs on the raw text and each slice is escaped on its own, so a term can never match inside an
+
+def _pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern for all terms, longest first. A line break or space inside a term in the text still matches, as
+    the search finds "禮貌測試" in 禮貌 / 測試 split over two lines; a Latin word or number matches whole, as the
+    search matches it (line is not marked in online)."""
+    folded = {_folded("".join(t.split())) for t in terms}
+    alternatives = []
+    for t in sorted(folded - {""}, key=lambda t: (-len(t), t)):
+        body = r"\s*".join(map(re.escape, t))
+        head = _NOT_AFTER_WORD if _WORD_CHAR.fullmatch(t[0]) else ""
+        tail = _NOT_BEFORE_WORD if _WORD_CHAR.fullmatch(t[-1]) else ""
+        alternatives.append(head + body + tail)
+    return re.compile("|".join(alternatives)) if alternatives else None
+
+
+def highlight(text: str | None, terms: Iterable[str]) -> Markup:
+    """The text, HTML-escaped, with the given search terms (the result's `highlight`) wrapped in <mark>.
+
+    Only these terms are marked, nothing derived from them. Matching runs on the raw text (folded as the search
+    folds it, position for position) and each slice is escaped on its own, so a term can never match inside an
     entity (&amp;) and no character of the data is ever emitted unescaped.
     """
     if not text:
         return Markup("")
-    terms = query_terms(query)
-    if not terms:
+    pattern = _pattern(terms)
+    if pattern is None:
         return escape(text)
-    pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
     spans: list[list[int]] = []
-    for m in pattern.finditer(text):
+    for m in pattern.finditer(_folded(text)):
         if spans and m.start() <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], m.end())  # adjacent pairs (電話|禮貌) become one mark
+            spans[-1][1] = max(spans[-1][1], m.end())  # adjacent terms (電話|禮貌測試) become one mark
         else:
             spans.append([m.start(), m.end()])
     out = Markup("")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 
 from webui.state import EXTENSION, KGState
@@ -29,3 +31,18 @@ def measure_with_quote(app: Flask, needle: str) -> str:
 
 def measure_with_text(app: Flask, start: str) -> str:
     return next(m["id"] for m in state(app).measures.values() if m["text"].startswith(start))
+
+
+def measures_containing(app: Flask, phrase: str) -> set[str]:
+    """The measures whose title or text contains the phrase, worked out from the records rather than asked of the
+    search: a Latin word or a number as a whole word, spaces and line breaks in the plan ignored."""
+    out = set()
+    for m in state(app).measures.values():
+        text = (m["title"] or "") + " " + m["text"]
+        if re.fullmatch(r"[A-Za-z0-9]+", phrase):
+            found = re.search(rf"(?<![a-z0-9]){phrase.lower()}(?![a-z0-9])", text.lower())
+        else:
+            found = phrase in "".join(text.split())
+        if found:
+            out.add(m["id"])
+    return out

@@ -6,6 +6,8 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.webui.helpers import measures_containing
+
 # Our Content-Security-Policy forbids eval, which Playwright's wait_for_function relies on; page.evaluate goes
 # through the DevTools protocol instead, so conditions on the graph are polled from here.
 
@@ -48,6 +50,83 @@ def test_facets_filter_the_results_in_the_browser(page, base_url):
     assert len(agencies) == 1
     page.locator(".result details.similar summary").first.click()
     expect(page.locator(".result details.similar li").first).to_be_visible()
+
+
+def search_from_the_form(page, base_url: str, query: str, per_page: str | None = None) -> None:
+    page.goto(base_url + "/search")
+    page.fill("input[name=q]", query)
+    if per_page:
+        page.select_option("select[name=top_k]", per_page)
+    page.get_by_role("button", name="搜尋", exact=True).click()
+    expect(page.locator("main h2, main .result-bar").first).to_be_visible()
+
+
+def shown_total(page) -> int:
+    return int(page.locator(".result-bar .total strong").inner_text())
+
+
+def result_texts(page) -> list[str]:
+    """Title and text of each result on the page, without spaces and line breaks."""
+    return [
+        "".join(t.split())
+        for t in page.locator(".result").evaluate_all(
+            "rs => rs.map(r => r.querySelector('h2').innerText + r.querySelector('.text').innerText)"
+        )
+    ]
+
+
+def test_a_search_nothing_matches_says_so_and_lists_nothing(page, base_url):
+    search_from_the_form(page, base_url, "太空梭")
+    expect(page.locator(".no-match h2")).to_have_text("找不到符合「太空梭」的措施")
+    expect(page.locator(".result")).to_have_count(0)
+    expect(page.locator(".facet")).to_have_count(0)
+    expect(page.locator(".no-match .examples a").first).to_be_visible()
+    assert not page.errors
+
+
+def test_a_quoted_phrase_lists_exactly_the_measures_containing_it(page, base_url, app):
+    phrase = "禮貌測試"
+    expected = measures_containing(app, phrase)
+    search_from_the_form(page, base_url, f'"{phrase}"')
+    expect(page.locator(".result")).to_have_count(len(expected))
+    assert shown_total(page) == len(expected)
+    texts = result_texts(page)
+    assert texts and all(phrase in t for t in texts)
+    ids = {i.removeprefix("r-") for i in page.locator(".result").evaluate_all("rs => rs.map(r => r.id)")}
+    assert ids == expected
+    assert not page.errors
+
+
+def test_an_excluded_word_is_in_no_result_on_any_page(page, base_url):
+    search_from_the_form(page, base_url, "服務 -電話", per_page="100")
+    total = shown_total(page)
+    assert total > 100  # more than one page: every page is looked at
+    seen = 0
+    while True:
+        texts = result_texts(page)
+        assert texts and not [t for t in texts if "電話" in t]
+        seen += len(texts)
+        following = page.locator(".pager a.next")
+        if not following.count():
+            break
+        following.click()
+        expect(page.locator(".pager .current")).to_have_text(str(seen // 100 + 1))
+    assert seen == total
+    assert not page.errors
+
+
+def test_clicking_a_facet_value_yields_the_number_it_showed(page, base_url):
+    search_from_the_form(page, base_url, "陳情")
+    for facet in ("agency", "year"):
+        entry = page.locator(f'.facet[data-facet="{facet}"] li').first
+        count = int(entry.locator(".n").inner_text())
+        entry.locator("a").click()
+        expect(page.locator(".chip")).to_have_count(1)
+        assert shown_total(page) == count
+        assert page.locator(".result").count() == min(count, 20)
+        page.locator(".chip").click()  # remove the filter again
+        expect(page.locator(".chip")).to_have_count(0)
+    assert not page.errors
 
 
 def test_unit_page_lists_its_measures_and_the_1999_system_page(page, base_url):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from index import ENCODER_NAMES
 from kg.search import build_index_into
 from kg.store import build
 from tests.conftest import sample
@@ -132,7 +133,7 @@ def test_apps_of_one_data_dir_share_no_state(one_plan):
 @pytest.mark.parametrize(
     ("config", "env", "message"),
     [
-        ({}, {"KG_ENCODER": "nope"}, "unknown encoder 'nope': choose one of use-onnx, use-numpy"),
+        ({}, {"KG_ENCODER": "nope"}, "unknown encoder 'nope': choose one of " + ", ".join(ENCODER_NAMES)),
         ({"ENCODER": "nope"}, {}, "unknown encoder 'nope'"),
         ({"ENCODER_THREADS": 0}, {}, "ENCODER_THREADS must be a whole number of at least 1"),
         ({}, {"INDEX_ENCODER_THREADS": "many"}, "INDEX_ENCODER_THREADS must be a positive whole number"),
