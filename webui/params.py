@@ -6,7 +6,7 @@ import re
 
 from werkzeug.datastructures import MultiDict
 
-from kg.cli_search import YEAR_UNKNOWN, parse_year
+from kg.years import YEAR_UNKNOWN, parse_year
 
 MODES = {"hybrid": "混合", "lexical": "關鍵字", "dense": "語意", "literal": "逐字"}
 _INT = re.compile(r"[0-9]{1,9}")
@@ -38,7 +38,7 @@ def get_mode(args: MultiDict) -> str:
 
 def get_years(args: MultiDict) -> list[int | str]:
     """The years asked for, as Gregorian years (ints), each once: planners write 2016, 105, 105年 or 民國105年
-    (kg.cli_search.parse_year); YEAR_UNKNOWN stands for plans without a year."""
+    (kg.years.parse_year); YEAR_UNKNOWN stands for plans without a year."""
     years: list[int | str] = []
     for raw in args.getlist("year"):
         raw = raw.strip()

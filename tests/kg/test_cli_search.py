@@ -12,9 +12,9 @@ import sys
 import pytest
 
 from kg.cli import main
-from kg.cli_search import parse_year
 from kg.search import build_index_into
 from kg.store import DataDir, build, bundled_plans
+from kg.years import parse_year
 
 
 @pytest.fixture(scope="module")

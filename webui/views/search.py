@@ -11,8 +11,8 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from index.query import parse_query
-from kg.cli_search import ROC_OFFSET
 from kg.records import CSV_FIELDS, csv_row, write_csv
+from kg.years import roc_label
 from webui.params import (
     MODES,
     YEAR_UNKNOWN,
@@ -104,7 +104,7 @@ def year_label(value: str) -> str:
     """A year as planners read it: Gregorian with its ROC year, 2016（民國105年）; a plan stating none: 未載明."""
     if value == YEAR_UNKNOWN:
         return "未載明"
-    return f"{value}（民國{int(value) - ROC_OFFSET}年）" if value.isdigit() else value
+    return roc_label(int(value)) if value.isdigit() else value
 
 
 def _label(state: KGState, facet: str, value: str) -> str:
