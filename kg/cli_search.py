@@ -168,7 +168,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     search_config(load=True)  # a bad KG_ENCODER or a missing extra: one line before the server starts
     try:
-        serve(args.data_dir, host=args.host, port=args.port, open_browser=args.open)
+        serve(args.data_dir, host=args.host, port=args.port, open_browser=args.open, editor_token=args.editor_token)
     except OSError as exc:  # cannot listen there: port in use or not allowed, unknown host (serve says which)
         print(f"error: kg serve: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -240,7 +240,11 @@ def add_search_commands(sub, add_data_dir) -> None:
     p = sub.add_parser(
         "serve",
         help="open the web UI for planners",
-        description="Serve the web UI (search, browse, graph view, SPARQL endpoint) with waitress.",
+        # one line, as every usage line of kg: the default one would wrap here
+        usage="%(prog)s [-h] [--host HOST] [--port PORT] [--open] [--editor-token TOKEN] [--data-dir DIR]",
+        description="Serve the web UI (search, browse, graph view, SPARQL endpoint) with waitress. It is read-only "
+        "unless an editor token is set (--editor-token or KG_EDITOR_TOKEN): then planners who enter it at /manage "
+        "can add, replace and remove plans, built as 'kg build' and 'kg remove' do.",
     )
 
     def port(value: str) -> int:  # argparse names the option and exits 2
@@ -258,5 +262,12 @@ def add_search_commands(sub, add_data_dir) -> None:
     )
     p.add_argument("--port", type=port, default=8000, help="port to listen on, 1-65535 (default 8000)")
     p.add_argument("--open", action="store_true", help="open it in the default browser")
+    p.add_argument(
+        "--editor-token",
+        metavar="TOKEN",
+        help="let planners who enter this token on the 管理計畫 page (/manage) upload, replace and remove plans "
+        "(default: the environment variable KG_EDITOR_TOKEN, which other users of the computer cannot see as they "
+        "can see a command line; without either the web UI is read-only)",
+    )
     add_data_dir(p)
     p.set_defaults(func=cmd_serve)

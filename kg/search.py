@@ -358,14 +358,14 @@ class Search:
         return [self.result(h) for h in self.index.similar(measure_id, k=k)]
 
     def coverage(self) -> dict:
-        """Practice types with sizes, and the agency × practice-type matrix (primary type of each measure)."""
+        """Practice types with sizes, and the agency × practice-type matrix: a measure counts for every practice type
+        it has (the web UI's webui.counts counts the same way)."""
         agencies = sorted({m["agency"] for m in self.measures})
         counts: dict[str, dict[str, int]] = {}
         for m in self.measures:
-            types = self.practices["membership"].get(m["id"]) or []
-            if types:
-                counts.setdefault(types[0], {}).setdefault(m["agency"], 0)
-                counts[types[0]][m["agency"]] += 1
+            for t in self.practices["membership"].get(m["id"]) or []:
+                counts.setdefault(t, {}).setdefault(m["agency"], 0)
+                counts[t][m["agency"]] += 1
         types = []
         for t in self.practices["types"]:
             row = counts.get(t["id"], {})

@@ -13,6 +13,7 @@ from flask import Flask, Response, request, url_for
 from werkzeug.routing import BuildError
 
 from webui.errors import error_response, register_error_handlers
+from webui.nav import install_template_helpers
 from webui.state import install_state
 
 DEFAULTS: dict[str, Any] = {
@@ -41,7 +42,9 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     """The app for one data dir (config: DATA_DIR, optional SPARQL_TIMEOUT, SPARQL_MAX_ROWS, SPARQL_WORKERS,
     ENCODER and ENCODER_THREADS (else KG_ENCODER, INDEX_ENCODER_THREADS), RELOAD_INTERVAL (seconds, default 0.5),
     ALLOWED_HOSTS (host names served besides 127.0.0.1, localhost and ::1; "*" for any) and SERVE_HOST (the
-    address `kg serve` listens on, served too))."""
+    address `kg serve` listens on, served too), EDITOR_TOKEN (the token that lets planners add and remove plans
+    at /manage; without it the UI is read-only) and SECRET_KEY (signs the editors' session; made at start if not
+    given))."""
     app = Flask(__name__)
     app.config.update(DEFAULTS)
     app.config.update(config)
@@ -56,12 +59,13 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     # Settings checked (StateConfigError), the current build loaded, and picked up again after each `kg build`.
     install_state(app)
 
-    from webui.views import browse, downloads, graph, home, measures, originals, search, sparql
+    from webui.views import browse, downloads, gaps, graph, home, manage, measures, originals, search, sparql, tables
 
-    for module in (home, search, measures, browse, graph, sparql, downloads, originals):
+    for module in (home, search, measures, browse, graph, sparql, downloads, originals, manage, gaps, tables):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     app.context_processor(lambda: {"api_url": _api_url})
+    install_template_helpers(app)  # webui.nav: the menu, measure headings and ROC years in every template
 
     @app.after_request
     def security_headers(response: Response) -> Response:
@@ -175,8 +179,15 @@ def _api_url() -> str | None:
         return None
 
 
-def serve(data_dir: str, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False) -> None:
-    """Serve the UI with waitress until interrupted (what `kg serve` runs).
+def serve(
+    data_dir: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    open_browser: bool = False,
+    editor_token: str | None = None,
+) -> None:
+    """Serve the UI with waitress until interrupted (what `kg serve` runs). editor_token (else KG_EDITOR_TOKEN of
+    the environment) lets planners who enter it add and remove plans at /manage; without one the UI is read-only.
 
     Raises OSError, its message naming the host and port, when it cannot listen there (the port is in use or
     not allowed, the host unknown). That is checked before the data dir is loaded, so it is told at once.
@@ -206,13 +217,22 @@ def serve(data_dir: str, host: str = "127.0.0.1", port: int = 8000, open_browser
                 probe.bind(address)
     except OSError as exc:
         raise cannot_listen(exc) from None
-    app = create_app({"DATA_DIR": data_dir, "SERVE_HOST": host, "ALLOWED_HOSTS": _allowed_hosts_from_env()})
+    app = create_app(
+        {
+            "DATA_DIR": data_dir,
+            "SERVE_HOST": host,
+            "ALLOWED_HOSTS": _allowed_hosts_from_env(),
+            "EDITOR_TOKEN": editor_token or os.environ.get("KG_EDITOR_TOKEN", "").strip() or None,
+        }
+    )
     try:
         server = create_server(app, host=host, port=port, threads=8)
     except (OSError, ValueError) as exc:  # taken in the meantime; waitress tells an unknown host as ValueError
         raise cannot_listen(exc) from None
     url = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}/"
     print(f"spkg web UI: {url}  (Ctrl+C to stop)", flush=True)
+    if app.config["EDITOR_TOKEN"]:
+        print(f"planners with the editor token can add and remove plans at {url}manage", flush=True)
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     logging.basicConfig()  # as waitress.serve does: its warnings (a full task queue …) reach the terminal

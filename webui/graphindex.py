@@ -1,13 +1,20 @@
 """The knowledge graph as typed nodes and labelled edges in memory, for the interactive graph view.
 
 Built once from the RDF store with a handful of SPARQL queries, so that expanding a node in the browser is a dict
-look-up instead of a query: a few hundred nodes must stay responsive.
+look-up instead of a query: a few hundred nodes must stay responsive. Besides the stated relations it holds derived
+links a planner would otherwise assemble by expanding every measure (a unit and the systems its measures use, an
+agency and the practice types of its measures, with how many measures make each), and finds the shortest paths
+between two nodes with networkx over a graph built once per index.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import islice
 
+import networkx as nx
 from rdflib import Dataset
 
 from kg.vocab import BASE, ID
@@ -86,6 +93,37 @@ RELATIONS: dict[str, str] = {
     "http://purl.org/dc/terms/isPartOf": "屬於",
 }
 
+# Links the index works out from two stated ones through the measures, with the words a planner reads on them and
+# what they mean (the legend says it). Keyed by (kind of one end, kind of the other end).
+DERIVED: dict[tuple[str, str], tuple[str, str]] = {
+    ("unit", "system"): ("措施使用系統", "單位的措施使用此系統；數字為措施數"),
+    ("agency", "practice"): ("措施實務類型", "機關計畫中有此實務類型的措施；數字為措施數"),
+}
+DERIVED_LABELS = frozenset(label for label, _ in DERIVED.values())
+
+# The hop limits of path finding: a planner asks for up to MAX_HOPS, gets at most MAX_PATHS paths, shortest first.
+DEFAULT_HOPS = 6
+MAX_HOPS = 8
+MAX_PATHS = 10
+
+# What each relation says, read from one end to the other (the edge legend's explanations).
+RELATION_NOTES: dict[str, str] = {
+    "訂定機關": "計畫由此機關訂定",
+    "依據": "計畫依據此上位方案",
+    "含措施": "計畫列有此措施",
+    "主辦單位": "措施由此單位主辦",
+    "隸屬": "單位隸屬此機關",
+    "上級機關": "機關的上級機關",
+    "使用系統": "措施使用此系統",
+    "引用法規": "措施引用此法規",
+    "實務類型": "措施屬於此實務類型",
+    "框架項目": "措施對應此框架項目",
+    "上位項目": "框架項目的上一層項目",
+    "跨版本對應": "兩版框架間相近的項目",
+    "屬於": "法規條文屬於此法規",
+    **{label: note for label, note in DERIVED.values()},
+}
+
 _EDGES = (
     _PREFIXES
     + "SELECT DISTINCT ?s ?p ?o WHERE { VALUES ?p { "
@@ -110,6 +148,10 @@ class GraphIndex:
     nodes: dict[str, Node] = field(default_factory=dict)
     # iri -> [(other iri, relation label, True if the triple points from iri to other)]
     adjacency: dict[str, list[tuple[str, str, bool]]] = field(default_factory=dict)
+    # iri -> [(other iri, derived relation label, True if iri is the unit/agency end, number of measures)]
+    derived: dict[str, list[tuple[str, str, bool, int]]] = field(default_factory=dict)
+    _nx: nx.Graph | None = field(default=None, repr=False)
+    _nx_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_dataset(cls, ds: Dataset) -> GraphIndex:
@@ -144,7 +186,122 @@ class GraphIndex:
             index.adjacency[b].append((a, rel, False))
         for edges in index.adjacency.values():
             edges.sort(key=lambda e: (_FIND_ORDER[index.nodes[e[0]].kind], index.nodes[e[0]].label))
+        index._derive()
         return index
+
+    def _derive(self) -> None:
+        """The derived links, counted over the measures: a unit whose measures use a system, an agency whose plans
+        have measures of a practice type (the plan's 訂定機關, as the rest of the site counts an agency's measures)."""
+        pairs: Counter[tuple[str, str, str]] = Counter()
+        for iri, node in self.nodes.items():
+            if node.kind != "measure":
+                continue
+            around: dict[str, set[str]] = {}
+            for other, _, _ in self.adjacency[iri]:
+                around.setdefault(self.nodes[other].kind, set()).add(other)
+            agencies = {
+                a
+                for plan in around.get("plan", ())
+                for a, rel, out in self.adjacency[plan]
+                if out and rel == RELATIONS[f"{BASE}ontology#agency"]
+            }
+            ends = {"unit": around.get("unit", set()), "agency": agencies}
+            for (kind, other_kind), (label, _) in DERIVED.items():
+                for a in ends[kind]:
+                    for b in around.get(other_kind, ()):
+                        pairs[(a, b, label)] += 1
+        self.derived = {iri: [] for iri in self.nodes}
+        for (a, b, label), n in sorted(pairs.items()):
+            self.derived[a].append((b, label, True, n))
+            self.derived[b].append((a, label, False, n))
+        for edges in self.derived.values():
+            edges.sort(key=lambda e: (-e[3], self.nodes[e[0]].label))
+
+    # ----- what the browser is sent -----
+
+    def describe(self, iri: str) -> dict:
+        """A node as the graph view draws it: its kind, label, degree and how many links of each relation it has."""
+        rels: Counter[str] = Counter(rel for _, rel, _ in self.adjacency[iri])
+        rels.update(rel for _, rel, _, _ in self.derived[iri])
+        return dict(self.nodes[iri].as_dict(), degree=len(self.adjacency[iri]), relations=dict(rels))
+
+    def links(self, iri: str, relations: set[str] | None = None, derived_from_end: bool = False) -> list[dict]:
+        """The links of a node (all, or those of `relations`), stated then derived, as edges; derived ones carry
+        their count of measures. `derived_from_end`: only the derived links a unit or agency has to its systems or
+        practice types, not the reverse (a system's users are asked for by relation, not shown on every click)."""
+        out = [
+            _edge(iri, other, rel, forward)
+            for other, rel, forward in self.adjacency[iri]
+            if relations is None or rel in relations
+        ]
+        out += [
+            dict(_edge(iri, other, rel, forward), derived=True, count=n)
+            for other, rel, forward, n in self.derived[iri]
+            if (relations is None or rel in relations) and (forward or not derived_from_end)
+        ]
+        return out
+
+    def resolve(self, ref: str) -> str | None:
+        """The IRI a reference names: a full IRI, or its part after the id namespace (as the shared URLs hold)."""
+        iri = ref if ref.startswith(("http://", "https://")) else str(ID) + ref
+        return iri if iri in self.nodes else None
+
+    def short_id(self, iri: str) -> str:
+        return iri[len(str(ID)) :] if iri.startswith(str(ID)) else iri
+
+    def relation_totals(self) -> dict[str, int]:
+        """How many links of each relation the whole graph has, stated relations first (the edge legend)."""
+        stated: Counter[str] = Counter(rel for edges in self.adjacency.values() for _, rel, out in edges if out)
+        derived: Counter[str] = Counter(rel for edges in self.derived.values() for _, rel, out, _ in edges if out)
+        out = {label: stated[label] for label in dict.fromkeys(RELATIONS.values()) if stated[label]}
+        out.update({label: derived[label] for label, _ in DERIVED.values()})
+        return out
+
+    def subgraph(self, iris: list[str]) -> dict:
+        """The nodes and every link among them, stated and derived (a shared scene, restored)."""
+        wanted = set(iris)
+        edges = []
+        for iri in iris:
+            edges += [e for e in self.links(iri) if e["source"] == iri and e["target"] in wanted]
+        return {"nodes": [self.describe(i) for i in iris], "edges": edges}
+
+    # ----- paths -----
+
+    def nx_graph(self) -> nx.Graph:
+        """The stated links as an undirected networkx graph, built on first use and kept (an index never changes:
+        a new build gives a new state with a new index). Derived links are left out: each stands for a two-hop
+        path through a measure, which a path should show."""
+        with self._nx_lock:
+            if self._nx is None:
+                g = nx.Graph()
+                g.add_nodes_from(self.nodes)
+                g.add_edges_from((a, b) for a, edges in self.adjacency.items() for b, _, out in edges if out)
+                self._nx = g
+            return self._nx
+
+    def paths(self, source: str, target: str, max_hops: int = DEFAULT_HOPS, limit: int = MAX_PATHS) -> list[list[str]]:
+        """Up to `limit` simple paths from source to target of at most `max_hops` links, shortest first.
+
+        Yen's algorithm (networkx.shortest_simple_paths) yields paths in order of length, so the search stops at the
+        first one that is too long: the work is bounded by limit × path length shortest-path searches."""
+        g = self.nx_graph()
+        found: list[list[str]] = []
+        try:
+            for path in islice(nx.shortest_simple_paths(g, source, target), limit):
+                if len(path) - 1 > max_hops:
+                    break
+                found.append(path)
+        except nx.NetworkXNoPath:
+            pass
+        return found
+
+    def path_edges(self, path: list[str]) -> list[dict]:
+        """The stated links along a path, each as it is stated (its direction and relation)."""
+        out = []
+        for a, b in zip(path, path[1:], strict=False):
+            rel, forward = next((rel, fw) for other, rel, fw in self.adjacency[a] if other == b)
+            out.append(_edge(a, b, rel, forward))
+        return out
 
     def node(self, iri: str) -> Node | None:
         return self.nodes.get(iri)
@@ -154,20 +311,20 @@ class GraphIndex:
         iri = str(ID[_path(kind, key)])
         return iri if iri in self.nodes else None
 
-    def neighbourhood(self, iri: str, limit: int) -> dict:
-        """The node, up to `limit` neighbours and the edges to them (the client adds what it has not drawn yet)."""
-        node = self.nodes[iri]
-        edges = self.adjacency.get(iri, [])
+    def neighbourhood(self, iri: str, limit: int, relations: set[str] | None = None) -> dict:
+        """The node, up to `limit` neighbours and the edges to them: those linked by `relations` when given, else
+        every stated link and the derived ones from a unit or agency. Each neighbour comes with its own links, so
+        that the browser can draw every link between what it shows (it adds those whose other end it has)."""
+        edges = self.links(iri, relations, derived_from_end=relations is None)
         shown = edges[:limit]
+        others = [e["target"] if e["source"] == iri else e["source"] for e in shown]
         return {
-            "node": node.as_dict(),
-            "degree": len(edges),
+            "node": dict(self.describe(iri), links=self.links(iri)),
+            "degree": len(self.adjacency[iri]),
+            "available": len(edges),
             "truncated": len(edges) > limit,
-            "neighbours": [self.nodes[other].as_dict() for other, _, _ in shown],
-            "edges": [
-                {"source": iri if out else other, "target": other if out else iri, "label": rel}
-                for other, rel, out in shown
-            ],
+            "neighbours": [dict(self.describe(o), links=self.links(o)) for o in others],
+            "edges": shown,
         }
 
     def find(self, query: str, limit: int = 20, kinds: set[str] | None = None) -> list[dict]:
@@ -197,6 +354,11 @@ class GraphIndex:
         for n in self.nodes.values():
             out[n.kind] += 1
         return out
+
+
+def _edge(iri: str, other: str, rel: str, forward: bool) -> dict:
+    source, target = (iri, other) if forward else (other, iri)
+    return {"id": f"{source}|{target}|{rel}", "source": source, "target": target, "label": rel}
 
 
 def _key(iri: str, kind: str) -> str:

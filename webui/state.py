@@ -469,9 +469,14 @@ class LiveState:
     def state(self) -> KGState:
         return self._state
 
-    def current(self) -> KGState:
+    def current(self, force: bool = False) -> KGState:
+        """The state to answer from; force=True looks at CURRENT now (waiting for a load under way), as a request
+        that has just published a build does, so that the page it leads to shows that build."""
         state = self._state
-        if time.monotonic() - self._checked < self.interval or not self._lock.acquire(blocking=False):
+        if force:
+            self._lock.acquire()
+            state = self._state
+        elif time.monotonic() - self._checked < self.interval or not self._lock.acquire(blocking=False):
             return state
         try:
             try:

@@ -111,6 +111,8 @@ def test_practices_coverage_matrix(full_dir, capsys):
     assert len(cov["agencies"]) == 5
     assert any(sum(1 for v in t["agencies"].values() if v) == 5 for t in cov["types"])
     assert any(0 in t["agencies"].values() for t in cov["types"])
+    # a measure counts for every practice type it has, so a type's size is the sum of its agencies' counts
+    assert all(t["size"] == sum(t["agencies"].values()) for t in cov["types"])
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,15 @@
-"""The graph view page and its API: find a start node, a node with its typed neighbours."""
+"""The graph view page and its API: find a start node, a node with its typed neighbours (all or by relation), the
+derived links, the paths between two nodes, a shared scene."""
 
 from __future__ import annotations
+
+from collections import deque
 
 import pytest
 
 from kg.vocab import ID
-from tests.webui.helpers import unit_id
+from tests.webui.helpers import state, unit_id
+from webui.counts import counts
 
 HOTLINE = str(ID["system/hotline-1999"])
 
@@ -17,6 +21,21 @@ def test_graph_page_ships_cytoscape_locally_with_a_legend_per_type(client):
         assert label in body
     assert client.get("/static/vendor/cytoscape/cytoscape.min.js").status_code == 200
     assert "Cytoscape Consortium" in client.get("/static/vendor/cytoscape/LICENSE").get_data(as_text=True)
+    for name in ("layout-base", "cose-base", "cytoscape-fcose"):
+        assert f"/static/vendor/{name}/{name}.js" in body
+        assert client.get(f"/static/vendor/{name}/{name}.js").status_code == 200
+        assert "MIT" in client.get(f"/static/vendor/{name}/LICENSE").get_data(as_text=True)
+
+
+def test_graph_legend_speaks_plain_chinese_and_counts_as_the_site_does(client, app):
+    body = client.get("/graph").get_data(as_text=True)
+    for word in ("skos", "closeMatch", "relatedMatch", "cose）", "RDF", "rdfs", "owl:"):
+        assert word not in body
+    for label in ("使用系統", "主辦單位", "跨版本對應", "措施使用系統", "措施實務類型"):
+        assert f'name="rel" value="{label}"' in body
+    st = state(app)
+    plans = f'shape-plan"></span>計畫 <span class="n">{len(st.plans)}</span>'
+    assert plans in body
 
 
 def test_graph_page_can_start_from_a_node(client):
@@ -78,3 +97,140 @@ def test_every_node_type_has_a_page(client, app):
 def test_graph_api_errors_are_json(client, path, status):
     r = client.get(path)
     assert r.status_code == status and r.is_json and r.get_json()["error"]
+
+
+def _iri(app, unit: str = "查報組") -> str:
+    return str(ID[f"org/{unit_id(app, unit)}"])
+
+
+def _hops(app, a: str, b: str) -> int | None:
+    """The length of the shortest path, by a plain breadth-first search over the index (the oracle)."""
+    adjacency = state(app).graph.adjacency
+    seen, todo = {a: 0}, deque([a])
+    while todo:
+        x = todo.popleft()
+        for y, _, _ in adjacency[x]:
+            if y not in seen:
+                seen[y] = seen[x] + 1
+                todo.append(y)
+    return seen.get(b)
+
+
+def test_paths_between_a_unit_and_the_1999_hotline(client, app):
+    unit = _iri(app)
+    data = client.get("/api/graph/paths", query_string={"from": unit, "to": HOTLINE}).get_json()
+    paths = data["paths"]
+    assert 1 <= len(paths) <= 10 and data["max_hops"] == 6
+    assert paths[0]["hops"] == _hops(app, unit, HOTLINE) == 2
+    assert [p["hops"] for p in paths] == sorted(p["hops"] for p in paths)
+    graph = state(app).graph
+    for p in paths:
+        assert p["nodes"][0] == unit and p["nodes"][-1] == HOTLINE and len(set(p["nodes"])) == len(p["nodes"])
+        assert p["hops"] == len(p["nodes"]) - 1 == len(p["edges"]) <= 6
+        for a, b, e in zip(p["nodes"], p["nodes"][1:], p["edges"], strict=False):
+            assert {e["source"], e["target"]} == {a, b}
+            assert any(o == b and rel == e["label"] for o, rel, _ in graph.adjacency[a])
+    # the measure between them is 查報組's and names the hotline
+    middle = graph.nodes[paths[0]["nodes"][1]]
+    assert middle.kind == "measure" and "1999" in middle.label
+    assert {n["id"] for n in data["nodes"]} == {i for p in paths for i in p["nodes"]}
+    assert all(n["url"] and n["links"] for n in data["nodes"])
+    # short references (as the shared URLs hold them) name the same nodes
+    short = client.get(
+        "/api/graph/paths", query_string={"from": unit.removeprefix(str(ID)), "to": "system/hotline-1999"}
+    )
+    assert short.get_json()["paths"] == paths
+
+
+def test_paths_respect_the_hop_limit(client, app):
+    unit = _iri(app)
+    none = client.get("/api/graph/paths", query_string={"from": unit, "to": HOTLINE, "max_hops": 1}).get_json()
+    assert none["paths"] == [] and "1 步之內" in none["message"]
+    for hops in (2, 3, 4):
+        got = client.get("/api/graph/paths", query_string={"from": unit, "to": HOTLINE, "max_hops": hops}).get_json()
+        assert got["paths"] and all(p["hops"] <= hops for p in got["paths"])
+    four = client.get("/api/graph/paths", query_string={"from": unit, "to": HOTLINE, "max_hops": 4}).get_json()
+    assert max(p["hops"] for p in four["paths"]) == 4  # longer paths are found when allowed
+    graph = state(app).graph
+    assert graph.nx_graph() is graph.nx_graph()  # built once per loaded state
+
+
+@pytest.mark.parametrize(
+    "args, param",
+    [
+        ({"to": HOTLINE}, "from"),
+        ({"from": HOTLINE}, "to"),
+        ({"from": "https://example.org/x", "to": HOTLINE}, "from"),
+        ({"from": HOTLINE, "to": "system/none"}, "to"),
+        ({"from": "x" * 5000, "to": HOTLINE}, "from"),
+        ({"from": HOTLINE, "to": "'; DROP TABLE x; --"}, "to"),
+        ({"from": HOTLINE, "to": str(ID["system/itaiwan"]), "max_hops": "0"}, "max_hops"),
+        ({"from": HOTLINE, "to": str(ID["system/itaiwan"]), "max_hops": "9"}, "max_hops"),
+        ({"from": HOTLINE, "to": str(ID["system/itaiwan"]), "max_hops": "-1"}, "max_hops"),
+        ({"from": HOTLINE, "to": str(ID["system/itaiwan"]), "max_hops": "1e9"}, "max_hops"),
+        ({"from": HOTLINE, "to": HOTLINE}, "from"),
+    ],
+)
+def test_paths_refuse_bad_parameters_naming_them(client, args, param):
+    r = client.get("/api/graph/paths", query_string=args)
+    assert r.status_code == 400 and r.is_json
+    assert param in r.get_json()["error"]
+
+
+def test_derived_links_count_measures_as_the_records_do(client, app):
+    st = state(app)
+    graph = st.graph
+    c = counts(st)
+    seen = {"unit": 0, "agency": 0}
+    for iri, links in graph.derived.items():
+        node = graph.nodes[iri]
+        for other, label, forward, n in links:
+            if not forward:
+                continue
+            end = graph.nodes[other]
+            if node.kind == "unit":
+                assert label == "措施使用系統" and end.kind == "system"
+                mine = set(st.units[node.key]["measure_ids"]) & set(st.systems[end.key]["measure_ids"])
+                assert n == len(mine), (node.label, end.label)
+            else:
+                assert node.kind == "agency" and label == "措施實務類型" and end.kind == "practice"
+                assert n == c.cell(end.key, node.key), (node.label, end.label)
+            seen[node.kind] += 1
+    # and none is missing: every unit × system and agency × practice type with measures has its link
+    expected_units = sum(
+        1 for u in st.units.values() for s in st.systems.values() if set(u["measure_ids"]) & set(s["measure_ids"])
+    )
+    expected_agencies = sum(1 for t in c.used_types() for a in c.agency_ids if c.cell(t, a))
+    assert seen == {"unit": expected_units, "agency": expected_agencies} and expected_units and expected_agencies
+
+
+def test_a_unit_shows_the_systems_its_measures_use_in_one_expansion(client, app):
+    unit = _iri(app)
+    data = client.get("/api/graph/node", query_string={"id": unit}).get_json()
+    derived = [e for e in data["edges"] if e.get("derived")]
+    assert derived and all(e["label"] == "措施使用系統" and e["source"] == unit and e["count"] >= 1 for e in derived)
+    hotline = next(e for e in derived if e["target"] == HOTLINE)
+    assert hotline["count"] == 1
+    assert data["node"]["relations"]["措施使用系統"] == len(derived)
+    # expand by one relation only
+    only = client.get("/api/graph/node", query_string={"id": unit, "rel": "措施使用系統"}).get_json()
+    assert {n["type"] for n in only["neighbours"]} == {"system"} and len(only["neighbours"]) == len(derived)
+    users = client.get("/api/graph/node", query_string={"id": HOTLINE, "rel": "措施使用系統"}).get_json()
+    assert unit in {n["id"] for n in users["neighbours"]}
+    bad = client.get("/api/graph/node", query_string={"id": unit, "rel": "skos:closeMatch"})
+    assert bad.status_code == 400 and "rel" in bad.get_json()["error"]
+
+
+def test_a_shared_scene_comes_back_with_the_links_among_its_nodes(client, app):
+    unit = _iri(app)
+    path = client.get("/api/graph/paths", query_string={"from": unit, "to": HOTLINE, "max_hops": 2}).get_json()
+    ids = path["paths"][0]["nodes"]
+    refs = ",".join(i.removeprefix(str(ID)) for i in ids) + ",system/none"
+    data = client.get("/api/graph/subgraph", query_string={"ids": refs}).get_json()
+    assert [n["id"] for n in data["nodes"]] == ids and data["missing"] == ["system/none"]
+    pairs = {frozenset((e["source"], e["target"])) for e in data["edges"]}
+    assert frozenset((unit, HOTLINE)) in pairs  # the derived unit → system link
+    assert frozenset((ids[0], ids[1])) in pairs and frozenset((ids[1], ids[2])) in pairs
+    too_many = client.get("/api/graph/subgraph", query_string={"ids": ",".join(["x"] * 1001)})
+    assert too_many.status_code == 400 and "ids" in too_many.get_json()["error"]
+    assert client.get("/api/graph/subgraph").status_code == 400

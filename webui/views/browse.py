@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint
+from flask import Blueprint, abort, request
 from flask.typing import ResponseReturnValue
 
+from webui import counts as kgcounts
 from webui.provenance import finding_text, format_label, parse_place, place_label
 from webui.state import KGState, get_state, year_key
 from webui.views.common import count_by, lookup, measure_summary, page_route, respond
@@ -80,9 +81,10 @@ def agencies() -> ResponseReturnValue:
                         for p in a["plan_ids"]
                     ],
                     "units": len(a["unit_ids"]),
+                    "measures": len(kgcounts.counts(state).measures_by_agency.get(a["id"], ())),
                 }
             )
-        return {"agencies": rows}
+        return {"agencies": rows, "totals": kgcounts.totals(state)}
 
     return respond("agencies.html", _cached(state, ("agencies",), build))
 
@@ -116,7 +118,7 @@ def agency(aid: str) -> ResponseReturnValue:
                 {"id": u, "name": state.units[u]["name"], "measures": len(state.units[u]["measure_ids"])}
                 for u in a["unit_ids"]
             ],
-            "practice_types": count_by(summaries, "practice_types", "name"),
+            "practice_types": kgcounts.agency_practice_counts(state, a["id"]),
             "systems": count_by(summaries, "systems", "name"),
             "graph_id": state.graph.iri_for("agency", a["id"]),
         }
@@ -277,7 +279,7 @@ def systems() -> ResponseReturnValue:
             "type": s["type"],
             "type_label": s["type_label"],
             "measures": len(s["measure_ids"]),
-            "agencies": len({state.measures[m]["agency"] for m in s["measure_ids"]}),
+            "agencies": kgcounts.system_agency_count(state, s["id"]),
         }
         for s in state.systems.values()
     ]
@@ -318,48 +320,49 @@ def system(sid: str) -> ResponseReturnValue:
 @page_route(bp, "/practices", "practices")
 def practices() -> ResponseReturnValue:
     state = get_state()
-    rows = []
-    for t in state.practice_types.values():
-        agencies = {state.measures[m]["agency"] for m in t["measure_ids"]}
-        rows.append(
-            {
-                "id": t["id"],
-                "label": t["label"],
-                "alt_labels": t["alt_labels"],
-                "source": t["source"],
-                "measures": len(t["measure_ids"]),
-                "agencies": len(agencies),
-            }
-        )
-    rows.sort(key=lambda r: (-r["measures"], r["label"]))
-    return respond("practices.html", {"types": [r for r in rows if r["measures"]]})
+    return respond("practices.html", {"types": kgcounts.practice_rows(state)})
 
 
 @page_route(bp, "/practice/<tid>", "practice")
 def practice(tid: str) -> ResponseReturnValue:
     state = get_state()
     t = lookup(state.practice_types, tid, "實務類型")
+    c = kgcounts.counts(state)
+    only = _agency_filter(state, request.args.get("agency", ""))
 
     def build() -> dict:
-        summaries = _summaries(state, t["measure_ids"])
-        groups: dict[str, dict] = {}
-        for s in summaries:
-            g = groups.setdefault(s["agency_id"], {"id": s["agency_id"], "name": s["agency"], "measures": []})
-            g["measures"].append(s)
+        groups = []
+        for aid in c.agencies_with(tid):  # every measure having the type, whatever other types it has
+            if only is None or aid == only:
+                ms = _summaries(state, list(c.matrix[tid][aid]))
+                groups.append({"id": aid, "name": state.agencies[aid]["name"], "count": len(ms), "measures": ms})
         return {
             "id": t["id"],
             "label": t["label"],
             "alt_labels": t["alt_labels"],
             "source": t["source"],
-            "measure_count": len(summaries),
-            "agencies": sorted(groups.values(), key=lambda g: (-len(g["measures"]), g["name"])),
-            "missing_agencies": sorted(
-                a["name"] for a in state.agencies.values() if a["plan_ids"] and a["id"] not in groups
-            ),
+            "measure_count": sum(g["count"] for g in groups),
+            "agencies": sorted(groups, key=lambda g: (-g["count"], g["name"])),
+            "agency_filter": {"id": only, "name": state.agencies[only]["name"]} if only else None,
+            "missing_agencies": [
+                state.agencies[a]["name"] for a in c.agency_ids if not c.cell(tid, a) and (only is None or a == only)
+            ],
+            "note": kgcounts.COVERAGE_NOTE,
             "graph_id": state.graph.iri_for("practice", t["id"]),
         }
 
-    return respond("practice.html", _cached(state, ("practice", tid), build))
+    return respond("practice.html", _cached(state, ("practice", tid, only), build))
+
+
+def _agency_filter(state: KGState, value: str) -> str | None:
+    """The agency (with a plan) a page is narrowed to, by name or id; None when none is asked; 404 if unknown."""
+    value = value.strip()
+    if not value:
+        return None
+    aid = value if value in state.agencies else state.agency_by_name.get(value)
+    if aid is None or not state.agencies[aid]["plan_ids"]:
+        abort(404, description=f"找不到有計畫的機關「{value}」")
+    return aid
 
 
 def _band(count: int) -> int:
@@ -371,34 +374,11 @@ def coverage() -> ResponseReturnValue:
     state = get_state()
 
     def build() -> dict:
-        cov = state.coverage
-        agencies = [{"id": state.agency_id(a), "name": a} for a in cov["agencies"]]
-        rows = []
-        for t in cov["types"]:
-            cells = [
-                {
-                    "agency": a["name"],
-                    "agency_id": a["id"],
-                    "count": t["agencies"][a["name"]],
-                    "band": _band(t["agencies"][a["name"]]),
-                }
-                for a in agencies
-            ]
-            rows.append(
-                {
-                    "id": t["id"],
-                    "label": t["label"],
-                    "size": t["size"],
-                    "agencies_doing": sum(1 for c in cells if c["count"]),
-                    "cells": cells,
-                }
-            )
-        return {
-            "agencies": agencies,
-            "types": rows,
-            "bands": [{"band": i, "label": label} for i, (_, label) in enumerate(HEAT_BANDS)],
-            "note": "每項措施以其主要實務類型計一次",
-        }
+        matrix = kgcounts.coverage_matrix(state)  # every type of every measure counts (webui.counts)
+        for t in matrix["types"]:
+            for cell in t["cells"]:
+                cell["band"] = _band(cell["count"])
+        return {**matrix, "bands": [{"band": i, "label": label} for i, (_, label) in enumerate(HEAT_BANDS)]}
 
     return respond("coverage.html", _cached(state, ("coverage",), build))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
+from webui.counts import practice_rows, totals
 from webui.state import get_state, year_key
 from webui.views.common import respond
 
@@ -18,16 +19,7 @@ def index() -> ResponseReturnValue:
 
     def build() -> dict:
         return {
-            "counts": {
-                "plans": len(state.plans),
-                "measures": len(state.measures),
-                "agencies": sum(1 for a in state.agencies.values() if a["plan_ids"]),
-                "units": len(state.units),
-                "systems": len(state.systems),
-                "practice_types": sum(1 for t in state.practice_types.values() if t["measure_ids"]),
-                "laws": len(state.laws),
-                "programmes": len(state.programmes),
-            },
+            "counts": totals(state),  # webui.counts: the one definition every page and /api/counts use
             "plans": [
                 {
                     "id": p["id"],
@@ -43,14 +35,9 @@ def index() -> ResponseReturnValue:
                 ({"id": s["id"], "name": s["name"], "measures": len(s["measure_ids"])} for s in state.systems.values()),
                 key=lambda s: (-s["measures"], s["name"]),
             )[:12],
-            "top_practices": sorted(
-                (
-                    {"id": t["id"], "label": t["label"], "measures": len(t["measure_ids"])}
-                    for t in state.practice_types.values()
-                    if t["measure_ids"]
-                ),
-                key=lambda t: (-t["measures"], t["label"]),
-            )[:12],
+            "top_practices": [
+                {"id": t["id"], "label": t["label"], "measures": t["measures"]} for t in practice_rows(state)[:12]
+            ],
             "laws": [
                 {"id": x["id"], "name": x["name"], "measures": len(x["measure_ids"])} for x in state.laws.values()
             ],
