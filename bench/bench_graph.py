@@ -99,6 +99,7 @@ def _summary(name: str, xs: list[float]) -> str:
 
 
 def run(data_dir: Path, nodes: int, clicks: int) -> None:
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium")
@@ -109,6 +110,8 @@ def run(data_dir: Path, nodes: int, clicks: int) -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.on("crash", lambda _: print("the page crashed", flush=True))
+            page.on("console", lambda m: m.type == "error" and print("console:", m.text, flush=True))
             page.goto(url)
             page.fill("#graph-q", "高雄市政府")
             page.click("#graph-find button[type=submit]")
@@ -117,11 +120,20 @@ def run(data_dir: Path, nodes: int, clicks: int) -> None:
             growing: list[tuple[int, float]] = []
             while page.evaluate("window.kgGraph.nodes().length") < nodes:
                 shown = page.evaluate("window.kgGraph.nodes().length")
-                got = _timed_click(page)
+                try:
+                    got = _timed_click(page)
+                except PlaywrightError as exc:  # the renderer died (it has, past ~350 nodes): say what was measured
+                    print(f"the page failed at {shown} nodes ({str(exc).splitlines()[0]})")
+                    print(_summary("  expand clicks while growing, every size", [ms for _, ms in growing]))
+                    big = [ms for n, ms in growing if n >= 300]
+                    if big:
+                        print(_summary("  expand clicks while growing, scene >= 300 nodes", big))
+                    return
                 if got is None:
                     raise SystemExit(f"only {shown} nodes reachable: fewer than --nodes {nodes}")
                 growing.append((shown, got[0]))
-                print(f"  {shown:4d} nodes: +{got[1]} in {got[0]:.0f} ms", flush=True)
+                heap = page.evaluate("performance.memory ? performance.memory.usedJSHeapSize / 1048576 : 0")
+                print(f"  {shown:4d} nodes: +{got[1]} in {got[0]:.0f} ms (JS heap {heap:.0f} MiB)", flush=True)
             total = page.evaluate("window.kgGraph.nodes().length")
             print(
                 f"scene grown to {total} nodes, {page.evaluate('window.kgGraph.edges().length')} links "

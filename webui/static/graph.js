@@ -47,7 +47,7 @@
   var style = [
     { selector: "node", style: {
       "background-color": function (n) { return COLOURS[n.data("type")] || "#999"; },
-      "shape": function (n) { return SHAPES[n.data("type")] || "ellipse"; },
+      "shape": "data(shape)",
       "width": "data(size)", "height": "data(size)",
       // Hubs get larger labels; labels too small to read at the current zoom are dropped, so that 500 nodes show
       // their hubs' names in overview and every name once zoomed in.
@@ -61,7 +61,7 @@
     { selector: "node:selected", style: { "border-width": 4, "border-color": "#f1c40f" } },
     { selector: "node.hidden, node.orphan", style: { "display": "none" } },
     { selector: "edge", style: {
-      "width": 1.2, "line-color": function (e) { return relColour[e.data("label")] || "#b8c2cc"; },
+      "width": 1.2, "line-color": "data(colour)",
       "line-opacity": 0.55, "curve-style": "haystack", "haystack-radius": 0, "font-size": 9, "color": "#444"
     } },
     { selector: "edge[?derived]", style: { "line-style": "dashed", "curve-style": "straight", "width": "data(w)" } },
@@ -137,7 +137,7 @@
     var deg = n.degree || 0;
     var grow = 1 + 0.18 * Math.log2(1 + deg);
     return { id: n.id, label: n.label, short: shortLabel(n.type, n.label), type: n.type, typeLabel: n.type_label,
-             url: n.url, degree: deg, relations: n.relations || {},
+             url: n.url, degree: deg, relations: n.relations || {}, shape: SHAPES[n.type] || "ellipse",
              size: Math.round((SIZES[n.type] || 24) * Math.min(grow, 2.2)),
              fs: Math.round(Math.min(20, (n.type === "measure" ? 8 : 10) + 1.6 * Math.log2(1 + deg))) };
   }
@@ -158,6 +158,7 @@
     var text = e.derived ? e.label + " " + e.count : e.label;
     var ele = cy.add({ group: "edges", data: { id: e.id, source: e.source, target: e.target, label: e.label, text: text,
                                                derived: !!e.derived, count: e.count || 0,
+                                               colour: relColour[e.label] || "#b8c2cc",
                                                w: e.derived ? Math.min(6, 1 + Math.log2(e.count || 1)) : 1.2 } });
     if (checked("graph-rels")[e.label] === false) { ele.addClass("rel-hidden"); }
   }
