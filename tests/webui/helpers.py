@@ -46,3 +46,11 @@ def measures_containing(app: Flask, phrase: str) -> set[str]:
         if found:
             out.add(m["id"])
     return out
+
+
+# The screen position of the first measure node on the graph canvas, for a real mouse click on it.
+MEASURE_NODE_ON_SCREEN = """() => {
+    const n = window.kgGraph.nodes('[type = "measure"]')[0];
+    const p = n.renderedPosition(); const box = document.getElementById('cy').getBoundingClientRect();
+    return {x: box.left + p.x, y: box.top + p.y};
+}"""

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.webui.helpers import measures_containing
+from tests.webui.helpers import MEASURE_NODE_ON_SCREEN, measures_containing
 
 # Our Content-Security-Policy forbids eval, which Playwright's wait_for_function relies on; page.evaluate goes
 # through the DevTools protocol instead, so conditions on the graph are polled from here.
@@ -149,11 +149,7 @@ def test_graph_find_expand_filter_and_open(page, base_url):
     wait_for_js(page, "window.kgGraph && window.kgGraph.nodes().length === 4")
     # click a measure node (on the canvas) to expand it: its plan, units and framework item join the graph
     before = page.evaluate("window.kgGraph.nodes().length")
-    pos = page.evaluate("""() => {
-        const n = window.kgGraph.nodes('[type = "measure"]')[0];
-        const p = n.renderedPosition(); const box = document.getElementById('cy').getBoundingClientRect();
-        return {x: box.left + p.x, y: box.top + p.y};
-    }""")
+    pos = page.evaluate(MEASURE_NODE_ON_SCREEN)
     page.mouse.click(pos["x"], pos["y"])
     wait_for_js(page, f"window.kgGraph.nodes().length > {before}")
     kinds = set(page.evaluate("window.kgGraph.nodes().map(n => n.data('type'))"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from kg.vocab import ID
-from tests.webui.helpers import unit_id
+from tests.webui.helpers import MEASURE_NODE_ON_SCREEN, unit_id
 
 HOTLINE = str(ID["system/hotline-1999"])
 # Set by graph.js when a layout is done and drawn; our CSP forbids the eval wait_for_function needs, so it is polled.
@@ -53,11 +53,7 @@ def test_expand_keeps_positions_a_relation_filter_hides_and_the_url_restores(pag
     page.goto(base_url + "/graph")
     start_from(page, "1999專線")
     before = page.evaluate(POSITIONS)
-    pos = page.evaluate("""() => {
-        const n = window.kgGraph.nodes('[type = "measure"]')[0];
-        const p = n.renderedPosition(); const box = document.getElementById('cy').getBoundingClientRect();
-        return {x: box.left + p.x, y: box.top + p.y};
-    }""")
+    pos = page.evaluate(MEASURE_NODE_ON_SCREEN)
     page.mouse.click(pos["x"], pos["y"])
     wait_for_js(page, f"window.kgGraph.nodes().length > {len(before)}")
     wait_for_js(page, SETTLED)

@@ -107,6 +107,20 @@ def framework_index(state: KGState, version: str) -> dict[str, dict[str, list[tu
     return state.cache.get(("gaps.framework", version), build)
 
 
+def _gap(kind: str, gid: str, label: str, url: str, having: list[dict], measures: int, examples: list[dict]) -> dict:
+    """One gap: what is missing, the other agencies that have it (most measures first) and their examples."""
+    return {
+        "kind": kind,
+        "id": gid,
+        "label": label,
+        "url": url,
+        "agencies": sorted(having, key=lambda e: (-e["count"], e["name"])),
+        "agency_count": len(having),
+        "measure_count": measures,
+        "examples": examples,
+    }
+
+
 def _example(state: KGState, mid: str, score: float, how: str = "same") -> dict:
     m = state.measures[mid]
     plan = state.plans[m["plan_id"]]
@@ -159,18 +173,9 @@ def gap_analysis(state: KGState, aid: str, plan_id: str | None = None) -> dict:
         if not having:
             continue
         ids = [mid for p in peers for mid in c.matrix[t].get(p, ())]
-        practice_gaps.append(
-            {
-                "kind": "practice",
-                "id": t,
-                "label": state.practice_types[t]["label"],
-                "url": url_for("browse.practice", tid=t),
-                "agencies": sorted(having, key=lambda e: (-e["count"], e["name"])),
-                "agency_count": len(having),
-                "measure_count": len(ids),
-                "examples": [_example(state, mid, s) for mid, s in typical(state, ids)],
-            }
-        )
+        examples = [_example(state, mid, s) for mid, s in typical(state, ids)]
+        label, url = state.practice_types[t]["label"], url_for("browse.practice", tid=t)
+        practice_gaps.append(_gap("practice", t, label, url, having, len(ids), examples))
 
     index = framework_index(state, version)
     mine_set = set(mine)
@@ -186,19 +191,9 @@ def gap_analysis(state: KGState, aid: str, plan_id: str | None = None) -> dict:
         if not having:
             continue
         how = {mid: h for p in peers for mid, h in by_agency.get(p, ())}
-        ids = list(how)
-        framework_gaps.append(
-            {
-                "kind": "framework",
-                "id": n,
-                "label": state.framework[n]["label"],
-                "url": url_for("browse.framework_item", notation=n),
-                "agencies": sorted(having, key=lambda e: (-e["count"], e["name"])),
-                "agency_count": len(having),
-                "measure_count": len(ids),
-                "examples": [_example(state, mid, s, how[mid]) for mid, s in typical(state, ids)],
-            }
-        )
+        examples = [_example(state, mid, s, how[mid]) for mid, s in typical(state, list(how))]
+        label, url = state.framework[n]["label"], url_for("browse.framework_item", notation=n)
+        framework_gaps.append(_gap("framework", n, label, url, having, len(how), examples))
     order = lambda g: (-g["agency_count"], -g["measure_count"], g["id"])  # noqa: E731
     return {
         "agency": {"id": aid, "name": a["name"]},
