@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -300,6 +300,17 @@ class Search:
         self.index.set_practice_membership(self.practices["membership"])
         self.by_id = {m["id"]: m for m in self.measures}
         self.type_labels = {t["id"]: t["label"] for t in self.practices["types"]}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def record(self, measure_id: str) -> dict | None:
+        """The full record of one measure, or None for an id the index does not hold."""
+        return self.by_id.get(measure_id)
+
+    def records(self, measure_ids: Iterable[str]) -> list[dict]:
+        """The records of these measures, in the order given (unknown ids left out)."""
+        return [self.by_id[i] for i in measure_ids if i in self.by_id]
 
     def practice_types(self, measure_id: str) -> list[dict]:
         return [{"id": t, "name": self.type_labels.get(t, t)} for t in self.practices["membership"].get(measure_id, [])]
