@@ -1,8 +1,13 @@
-"""Emit RDF for one plan record in the ontology's terms: ORG, SKOS, PROV-O, Web Annotation, DCTERMS, sp:."""
+"""Emit RDF for one plan record in the ontology's terms: ORG, SKOS, PROV-O, Web Annotation, DCTERMS, sp:.
+
+The triples are written as N-Triples text (no rdflib terms or Graph on the way: a build of 100k measures writes
+millions of them), which the store bulk-loads into the plan's named graph; plan_graph parses them into an rdflib
+Graph for the callers that want one.
+"""
 
 from __future__ import annotations
 
-from rdflib import RDF, RDFS, XSD, Graph, Literal, URIRef
+from rdflib import RDF, RDFS, XSD, Graph, URIRef
 from rdflib.namespace import DCTERMS, FOAF, PROV, SKOS
 
 from kg.link import short_id
@@ -47,143 +52,260 @@ def framework_iri(notation: str | None) -> URIRef | None:
     return ID["framework/" + notation.replace("-", "/")] if notation else None
 
 
-def _label(g: Graph, node: URIRef, name: str, name_en: str = "") -> None:
-    g.add((node, SKOS.prefLabel, Literal(name, lang=ZH)))
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+
+
+def _iri(value: str) -> str:
+    return f"<{value}>"
+
+
+def _text(value: str, lang: str | None = None) -> str:
+    """A literal in N-Triples: a language-tagged string, or a plain (xsd:string) one."""
+    quoted = '"' + str(value).translate(_ESCAPES) + '"'
+    return f"{quoted}@{lang}" if lang else quoted
+
+
+def _typed(value: object, datatype: str) -> str:
+    return '"' + str(value).translate(_ESCAPES) + '"^^<' + datatype + ">"
+
+
+class Triples:
+    """N-Triples lines (N-Quads when a graph is given), in the order added; a triple added twice is kept once."""
+
+    def __init__(self, graph: str | None = None) -> None:
+        self.lines: dict[str, None] = {}
+        self.end = f" <{graph}> .\n" if graph else " .\n"
+
+    def add(self, s: str, p: str, o: str) -> None:
+        self.lines[f"{s} {p} {o}{self.end}"] = None
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+# The IRIs used, in N-Triples form (looked up once, not built per triple).
+_TYPE, _LABEL, _PREF = _iri(RDF.type), _iri(RDFS.label), _iri(SKOS.prefLabel)
+_INTEGER, _STRING, _GYEAR, _DATE = str(XSD.integer), str(XSD.string), str(XSD.gYear), str(XSD.date)
+_PART, _TITLE, _IDENT = _iri(DCTERMS.isPartOf), _iri(DCTERMS.title), _iri(DCTERMS.identifier)
+_ORD, _FW_ITEM, _DIM = _iri(SP.ordinal), _iri(SP.frameworkItem), _iri(SP.dimension)
+_SUB, _ORG_CLASS = _iri(ORG.subOrganizationOf), _iri(ORG.Organization)
+_ID = str(ID)
+
+
+def _node(path: str) -> str:
+    """An IRI under the id namespace, e.g. 'plan/…', in N-Triples form."""
+    return f"<{_ID}{path}>"
+
+
+def _framework(notation: str) -> str:
+    return _iri(framework_iri(notation))
+
+
+def _label(g: Triples, node: str, name: str, name_en: str = "") -> None:
+    g.add(node, _PREF, _text(name, ZH))
     if name_en:
-        g.add((node, SKOS.prefLabel, Literal(name_en, lang="en")))
+        g.add(node, _PREF, _text(name_en, "en"))
 
 
-def _agency(g: Graph, a: dict, agencies: dict[str, dict], seen: frozenset[str] = frozenset()) -> URIRef:
-    node = org_iri(a["id"])
-    g.add((node, RDF.type, ORG.Organization))
+def _agency(g: Triples, a: dict, agencies: dict[str, dict], seen: frozenset[str] = frozenset()) -> str:
+    node = _node(f"org/{a['id']}")
+    g.add(node, _TYPE, _ORG_CLASS)
     _label(g, node, a["name"], a.get("name_en", ""))
     parent = agencies.get(a.get("parent", ""))
     if parent and parent["name"] not in seen | {a["name"]}:  # an alias file may loop: an agency is not its own part
-        g.add((node, ORG.subOrganizationOf, _agency(g, parent, agencies, seen | {a["name"]})))
+        g.add(node, _SUB, _agency(g, parent, agencies, seen | {a["name"]}))
     return node
 
 
-def _heading(g: Graph, node: URIRef, cls: URIRef, h: dict, plan: URIRef) -> URIRef:
+def _heading(g: Triples, node: str, cls: str, h: dict, plan: str) -> str:
     """A dimension or item as printed in the plan, linked to its framework concept when one matched."""
-    g.add((node, RDF.type, cls))
-    g.add((node, RDFS.label, Literal(h["label"], lang=ZH)))
-    g.add((node, SP.ordinal, Literal(h["ordinal"], datatype=XSD.integer)))
-    g.add((node, DCTERMS.isPartOf, plan))
+    g.add(node, _TYPE, cls)
+    g.add(node, _LABEL, _text(h["label"], ZH))
+    g.add(node, _ORD, _typed(h["ordinal"], _INTEGER))
+    g.add(node, _PART, plan)
     if h["framework_item"]:
-        g.add((node, SP.frameworkItem, framework_iri(h["framework_item"])))
+        g.add(node, _FW_ITEM, _framework(h["framework_item"]))
     return node
+
+
+_ENTITY_PREFIX = {"agency": "org", "unit": "org", "system": "system", "law": "law", "programme": "programme"}
+_SYSTEM_CLASS = {k: _iri(v) for k, v in SYSTEM_CLASS.items()}
+_P = {  # the other predicates and classes, by their local name
+    name: _iri(term)
+    for name, term in {
+        "Plan": SP.Plan,
+        "agency": SP.agency,
+        "year": SP.year,
+        "yearROC": SP.yearROC,
+        "originalFile": SP.originalFile,
+        "finding": SP.finding,
+        "sourceFile": SP.sourceFile,
+        "frameworkVersion": SP.frameworkVersion,
+        "issued": DCTERMS.issued,
+        "Programme": SP.Programme,
+        "basedOn": SP.basedOn,
+        "goal": SP.goal,
+        "targetUnits": SP.targetUnits,
+        "Document": FOAF.Document,
+        "wasDerivedFrom": PROV.wasDerivedFrom,
+        "Dimension": SP.Dimension,
+        "Item": SP.Item,
+        "measure": SP.measure,
+        "Measure": SP.Measure,
+        "text": SP.text,
+        "deadline": SP.deadline,
+        "expectedBenefit": SP.expectedBenefit,
+        "item": SP.item,
+        "unitsAsPrinted": SP.unitsAsPrinted,
+        "OrganizationalUnit": ORG.OrganizationalUnit,
+        "unitOf": ORG.unitOf,
+        "ownedBy": SP.ownedBy,
+        "System": SP.System,
+        "InformationSystem": SP.InformationSystem,
+        "usesSystem": SP.usesSystem,
+        "Law": SP.Law,
+        "citesLaw": SP.citesLaw,
+        "SpecificResource": OA.SpecificResource,
+        "hasSource": OA.hasSource,
+        "lineStart": SP.lineStart,
+        "lineEnd": SP.lineEnd,
+        "page": SP.page,
+        "hasSelector": OA.hasSelector,
+        "TextQuoteSelector": OA.TextQuoteSelector,
+        "exact": OA.exact,
+        "FragmentSelector": OA.FragmentSelector,
+        "conformsTo": DCTERMS.conformsTo,
+        "value": RDF.value,
+    }.items()
+}
+_RFC5147 = _iri(RFC5147)
+
+
+def _entity(e: dict) -> str:
+    return _node(f"{_ENTITY_PREFIX[e['kind']]}/{e['id']}")
+
+
+def plan_ntriples(rec: dict, agencies: dict[str, dict], graph: str | None = None) -> str:
+    """All triples of one plan as N-Triples (N-Quads in `graph`, when given); agencies maps a name to its agency
+    record so parents get their own node.
+
+    Agencies, units, systems and laws are described in every plan that names them: each plan's graph holds all it
+    needs, so replacing or removing one plan's graph never takes from another plan what it still names.
+    """
+    g = Triples(graph)
+    P = _P
+    key = rec["id"]
+    plan = _node(f"plan/{key}")
+    g.add(plan, _TYPE, P["Plan"])
+    g.add(plan, _TITLE, _text(rec["title"], ZH))
+    g.add(plan, _LABEL, _text(rec["title"], ZH))
+    g.add(plan, P["agency"], _agency(g, rec["agency"], agencies))
+    if rec["year"] is not None:  # a plan whose title gives no year keeps its year unknown
+        g.add(plan, P["year"], _typed(str(rec["year"]), _GYEAR))
+        g.add(plan, P["yearROC"], _typed(rec["year_roc"], _INTEGER))
+    if rec.get("original"):
+        g.add(plan, P["originalFile"], _text(rec["original"]))
+    for f in rec.get("findings", []):
+        g.add(plan, P["finding"], _text(f"{f['where']}: {f['what']}"))
+    g.add(plan, P["sourceFile"], _text(rec["file"]))
+    g.add(plan, P["frameworkVersion"], _node("framework/" + rec["framework_version"]))
+    if rec.get("doc_no"):
+        g.add(plan, _IDENT, _text(rec["doc_no"]))
+    if rec.get("issued_date"):
+        g.add(plan, P["issued"], _typed(rec["issued_date"], _DATE))
+    for p in rec["basis"]:
+        node = _entity(p)
+        g.add(node, _TYPE, P["Programme"])
+        _label(g, node, p["name"], p.get("name_en", ""))
+        g.add(plan, P["basedOn"], node)
+    for goal in rec["goals"]:
+        g.add(plan, P["goal"], _text(goal, ZH))
+    for t in rec["target_units"]:
+        g.add(plan, P["targetUnits"], _text(t, ZH))
+    source = _node(f"source/{key}")
+    g.add(source, _TYPE, P["Document"])
+    g.add(source, _TITLE, _text(rec["file"]))
+    g.add(plan, P["wasDerivedFrom"], source)
+
+    for d in rec["dimensions"]:
+        _heading(g, _node(f"dimension/{d['id']}"), P["Dimension"], d, plan)
+    for i in rec["items"]:
+        node = _heading(g, _node(f"item/{i['id']}"), P["Item"], i, plan)
+        if i["dimension"]:
+            g.add(node, _DIM, _node(f"dimension/{i['dimension']}"))
+
+    for m in rec["measures"]:
+        mid = m["id"]
+        node = _node(f"measure/{mid}")
+        g.add(plan, P["measure"], node)
+        g.add(node, _TYPE, P["Measure"])
+        g.add(node, _PART, plan)
+        g.add(node, _IDENT, _text(mid))
+        g.add(node, P["text"], _text(m["text"], ZH))
+        if m.get("deadline"):
+            g.add(node, P["deadline"], _text(m["deadline"], ZH))
+        if m.get("benefit"):
+            g.add(node, P["expectedBenefit"], _text(m["benefit"], ZH))
+        g.add(node, _LABEL, _text(m["title"] or m["text"][:40], ZH))
+        if m["title"]:
+            g.add(node, _TITLE, _text(m["title"], ZH))
+        g.add(node, _ORD, _typed(m["ordinal"], _INTEGER))
+        if m["dimension_id"]:
+            g.add(node, _DIM, _node(f"dimension/{m['dimension_id']}"))
+        if m["item_id"]:
+            g.add(node, P["item"], _node(f"item/{m['item_id']}"))
+        if m["framework_item"]:
+            g.add(node, _FW_ITEM, _framework(m["framework_item"]))
+        if m["units_raw"]:
+            g.add(node, P["unitsAsPrinted"], _text(m["units_raw"], ZH))
+        for u in m["unit_entities"]:
+            unit = _entity(u)
+            g.add(unit, _TYPE, P["OrganizationalUnit"])
+            _label(g, unit, u["name"])
+            owner_node = _agency(g, agencies[u["parent"]], agencies)
+            g.add(unit, P["unitOf"], owner_node)
+            g.add(unit, _SUB, owner_node)
+            g.add(node, P["ownedBy"], unit)
+        for s in m["system_entities"]:
+            sys_node = _entity(s)
+            g.add(sys_node, _TYPE, P["System"])
+            g.add(sys_node, _TYPE, _SYSTEM_CLASS.get(s["type"], P["InformationSystem"]))
+            _label(g, sys_node, s["name"], s.get("name_en", ""))
+            g.add(node, P["usesSystem"], sys_node)
+        for law in m["law_entities"]:
+            law_node = _entity(law)
+            g.add(law_node, _TYPE, P["Law"])
+            _label(g, law_node, law["name"], law.get("name_en", ""))
+            if law.get("parent"):
+                act = _node(f"law/{short_id('law', law['parent'])}")
+                g.add(act, _TYPE, P["Law"])
+                _label(g, act, law["parent"])
+                g.add(law_node, _PART, act)
+            g.add(node, P["citesLaw"], law_node)
+        # Provenance: the measure comes from a span of lines of the source file, quoted exactly.
+        span = _node(f"span/{mid}")
+        g.add(node, P["wasDerivedFrom"], span)
+        g.add(span, _TYPE, P["SpecificResource"])
+        g.add(span, P["hasSource"], source)
+        src = m["source"]
+        if src.get("line_start") is not None:
+            g.add(span, P["lineStart"], _typed(src["line_start"], _INTEGER))
+            g.add(span, P["lineEnd"], _typed(src["line_end"], _INTEGER))
+        if src.get("page") is not None:
+            g.add(span, P["page"], _typed(src["page"], _INTEGER))
+        quote = _node(f"span/{mid}/quote")
+        g.add(span, P["hasSelector"], quote)
+        g.add(quote, _TYPE, P["TextQuoteSelector"])
+        g.add(quote, P["exact"], _text(m["quote"]))
+        if src.get("line_start") is not None:
+            lines = _node(f"span/{mid}/lines")
+            g.add(span, P["hasSelector"], lines)
+            g.add(lines, _TYPE, P["FragmentSelector"])
+            g.add(lines, P["conformsTo"], _RFC5147)
+            g.add(lines, P["value"], _text(f"line={src['line_start'] - 1},{src['line_end']}"))
+    return g.text()
 
 
 def plan_graph(rec: dict, agencies: dict[str, dict]) -> Graph:
-    """All triples of one plan; agencies maps a name to its agency record so parents get their own node."""
-    g = Graph()
-    key = rec["id"]
-    plan = plan_iri(key)
-    g.add((plan, RDF.type, SP.Plan))
-    g.add((plan, DCTERMS.title, Literal(rec["title"], lang=ZH)))
-    g.add((plan, RDFS.label, Literal(rec["title"], lang=ZH)))
-    agency = _agency(g, rec["agency"], agencies)
-    g.add((plan, SP.agency, agency))
-    if rec["year"] is not None:  # a plan whose title gives no year keeps its year unknown
-        g.add((plan, SP.year, Literal(str(rec["year"]), datatype=XSD.gYear)))
-        g.add((plan, SP.yearROC, Literal(rec["year_roc"], datatype=XSD.integer)))
-    if rec.get("original"):
-        g.add((plan, SP.originalFile, Literal(rec["original"], datatype=XSD.string)))
-    for f in rec.get("findings", []):
-        g.add((plan, SP.finding, Literal(f"{f['where']}: {f['what']}", datatype=XSD.string)))
-    g.add((plan, SP.sourceFile, Literal(rec["file"], datatype=XSD.string)))
-    g.add((plan, SP.frameworkVersion, ID["framework/" + rec["framework_version"]]))
-    if rec.get("doc_no"):
-        g.add((plan, DCTERMS.identifier, Literal(rec["doc_no"])))
-    if rec.get("issued_date"):
-        g.add((plan, DCTERMS.issued, Literal(rec["issued_date"], datatype=XSD.date)))
-    for p in rec["basis"]:
-        node = entity_iri(p)
-        g.add((node, RDF.type, SP.Programme))
-        _label(g, node, p["name"], p.get("name_en", ""))
-        g.add((plan, SP.basedOn, node))
-    for goal in rec["goals"]:
-        g.add((plan, SP.goal, Literal(goal, lang=ZH)))
-    for t in rec["target_units"]:
-        g.add((plan, SP.targetUnits, Literal(t, lang=ZH)))
-    source = ID[f"source/{key}"]
-    g.add((source, RDF.type, FOAF.Document))
-    g.add((source, DCTERMS.title, Literal(rec["file"])))
-    g.add((plan, PROV.wasDerivedFrom, source))
-
-    for d in rec["dimensions"]:
-        _heading(g, ID[f"dimension/{d['id']}"], SP.Dimension, d, plan)
-    for i in rec["items"]:
-        node = _heading(g, ID[f"item/{i['id']}"], SP.Item, i, plan)
-        if i["dimension"]:
-            g.add((node, SP.dimension, ID[f"dimension/{i['dimension']}"]))
-
-    for m in rec["measures"]:
-        node = measure_iri(m["id"])
-        g.add((plan, SP.measure, node))
-        g.add((node, RDF.type, SP.Measure))
-        g.add((node, DCTERMS.isPartOf, plan))
-        g.add((node, DCTERMS.identifier, Literal(m["id"])))
-        g.add((node, SP.text, Literal(m["text"], lang=ZH)))
-        if m.get("deadline"):
-            g.add((node, SP.deadline, Literal(m["deadline"], lang=ZH)))
-        if m.get("benefit"):
-            g.add((node, SP.expectedBenefit, Literal(m["benefit"], lang=ZH)))
-        g.add((node, RDFS.label, Literal(m["title"] or m["text"][:40], lang=ZH)))
-        if m["title"]:
-            g.add((node, DCTERMS.title, Literal(m["title"], lang=ZH)))
-        g.add((node, SP.ordinal, Literal(m["ordinal"], datatype=XSD.integer)))
-        if m["dimension_id"]:
-            g.add((node, SP.dimension, ID[f"dimension/{m['dimension_id']}"]))
-        if m["item_id"]:
-            g.add((node, SP.item, ID[f"item/{m['item_id']}"]))
-        if m["framework_item"]:
-            g.add((node, SP.frameworkItem, framework_iri(m["framework_item"])))
-        if m["units_raw"]:
-            g.add((node, SP.unitsAsPrinted, Literal(m["units_raw"], lang=ZH)))
-        for u in m["unit_entities"]:
-            unit = entity_iri(u)
-            g.add((unit, RDF.type, ORG.OrganizationalUnit))
-            _label(g, unit, u["name"])
-            owner_node = _agency(g, agencies[u["parent"]], agencies)
-            g.add((unit, ORG.unitOf, owner_node))
-            g.add((unit, ORG.subOrganizationOf, owner_node))
-            g.add((node, SP.ownedBy, unit))
-        for s in m["system_entities"]:
-            sys_node = entity_iri(s)
-            g.add((sys_node, RDF.type, SP.System))
-            g.add((sys_node, RDF.type, SYSTEM_CLASS.get(s["type"], SP.InformationSystem)))
-            _label(g, sys_node, s["name"], s.get("name_en", ""))
-            g.add((node, SP.usesSystem, sys_node))
-        for law in m["law_entities"]:
-            law_node = entity_iri(law)
-            g.add((law_node, RDF.type, SP.Law))
-            _label(g, law_node, law["name"], law.get("name_en", ""))
-            if law.get("parent"):
-                act = ID[f"law/{short_id('law', law['parent'])}"]
-                g.add((act, RDF.type, SP.Law))
-                _label(g, act, law["parent"])
-                g.add((law_node, DCTERMS.isPartOf, act))
-            g.add((node, SP.citesLaw, law_node))
-        # Provenance: the measure comes from a span of lines of the source file, quoted exactly.
-        span = ID[f"span/{m['id']}"]
-        g.add((node, PROV.wasDerivedFrom, span))
-        g.add((span, RDF.type, OA.SpecificResource))
-        g.add((span, OA.hasSource, source))
-        src = m["source"]
-        if src.get("line_start") is not None:
-            g.add((span, SP.lineStart, Literal(src["line_start"], datatype=XSD.integer)))
-            g.add((span, SP.lineEnd, Literal(src["line_end"], datatype=XSD.integer)))
-        if src.get("page") is not None:
-            g.add((span, SP.page, Literal(src["page"], datatype=XSD.integer)))
-        quote = ID[f"span/{m['id']}/quote"]
-        g.add((span, OA.hasSelector, quote))
-        g.add((quote, RDF.type, OA.TextQuoteSelector))
-        g.add((quote, OA.exact, Literal(m["quote"])))
-        if src.get("line_start") is not None:
-            lines = ID[f"span/{m['id']}/lines"]
-            g.add((span, OA.hasSelector, lines))
-            g.add((lines, RDF.type, OA.FragmentSelector))
-            g.add((lines, DCTERMS.conformsTo, RFC5147))
-            g.add((lines, RDF.value, Literal(f"line={src['line_start'] - 1},{src['line_end']}")))
-    return g
+    """All triples of one plan as an rdflib Graph (the store loads plan_ntriples directly)."""
+    return Graph().parse(data=plan_ntriples(rec, agencies), format="nt")

@@ -4,8 +4,10 @@ as a new generation (see kg/datadir.py: a crash, a full disk or a second build n
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -13,13 +15,12 @@ from importlib import resources
 from pathlib import Path
 
 import pyoxigraph as ox
-from oxrdflib.store import OxigraphStore
 from rdflib import Dataset, Graph, URIRef
 from rdflib.namespace import DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, XSD
 
 from kg.datadir import DEFAULT_WAIT, PLANNER_FILES, DataDir, Writer, check_target, os_error, writing
 from kg.errors import PlanError, PlanParseError
-from kg.graph import graph_iri, plan_graph
+from kg.graph import graph_iri, plan_ntriples
 from kg.link import Aliases
 from kg.plan import parse_plan
 from kg.read import parse_bytes, read_bytes
@@ -98,7 +99,7 @@ class BuildReport:
     errors: list[PlanError] = field(default_factory=list)
     plans: int = 0
     measures: int = 0
-    triples: int = 0
+    triples: int = 0  # the triples of all named graphs (one an agency's plans share counts once per plan)
     generation: str | None = None  # the generation published
     index: dict | None = None  # the index build's counts (measures, encoded), when one was built
 
@@ -134,7 +135,7 @@ def build(
     files: list[Path],
     data_dir: str | Path,
     progress: Callable[[Iterable], Iterable] = lambda x: x,
-    after_graph: Callable[[Path, list[dict], Path | None], Graph | None] | None = None,
+    after_graph: Callable[[Path, list[dict], Path | None], Graph | bytes | None] | None = None,
     strict: bool = False,
     *,
     inputs: Sequence[str | Path] = (),
@@ -181,9 +182,9 @@ def build(
         return report
     with writing(target.path, inputs, wait=wait, on_wait=on_wait) as writer:
         # Read under the lock: a build that waited for another one adds to what that one published.
-        records = {r["id"]: r for r in writer.previous.records()}
-        records.update(parsed)
-        _publish(writer, records, originals, aliases, after_graph, report)
+        before = {r["id"]: r for r in writer.previous.records()}
+        records = dict(before, **parsed)
+        _publish(writer, records, before, originals, aliases, after_graph, report)
     return report
 
 
@@ -243,7 +244,7 @@ def remove(
     plan_ids: Sequence[str] = (),
     agency: str | None = None,
     year: int | None = None,
-    after_graph: Callable[[Path, list[dict], Path | None], Graph | None] | None = None,
+    after_graph: Callable[[Path, list[dict], Path | None], Graph | bytes | None] | None = None,
     *,
     wait: float = DEFAULT_WAIT,
     on_wait: Callable[[str], None] | None = None,
@@ -264,72 +265,223 @@ def remove(
     with writing(target.path, wait=wait, on_wait=on_wait, what="the removal") as writer:
         if writer.previous_dir is None:
             raise PlanError(str(target.path), "no knowledge graph here yet: run 'kg build' first")
-        records = {r["id"]: r for r in writer.previous.records()}
-        gone = find_plans(list(records.values()), plan_ids, agency, year)  # again: another build may have run
-        for rec in gone:
-            del records[rec["id"]]
+        before = {r["id"]: r for r in writer.previous.records()}
+        gone = find_plans(list(before.values()), plan_ids, agency, year)  # again: another build may have run
+        records = {k: r for k, r in before.items() if k not in {g["id"] for g in gone}}
         report.removed = gone
         built = BuildReport()
-        _publish(writer, records, {}, aliases, after_graph, built)
+        _publish(writer, records, before, {}, aliases, after_graph, built)
     report.plans, report.measures, report.triples = built.plans, built.measures, built.triples
     report.generation, report.index = built.generation, built.index
     return report
 
 
 def _keep_original(source: Path, dest: Path) -> None:
-    """An original of the previous generation in the new one: hard-linked (generations are never written), or copied."""
+    """A file of the previous generation in the new one: hard-linked (generations are never written), or copied."""
     try:
         os.link(source, dest)
     except OSError:
         shutil.copy2(source, dest)
 
 
+# What a generation's store was built from; a build whose inputs differ in any of these rebuilds the whole store.
+STORE_INFO = "store.json"
+GRAPH_FORMAT = 1  # raised whenever kg.graph writes a plan's triples differently
+
+
+def record_text(rec: dict) -> str:
+    """A plan record as stored in records/: compact JSON, keys sorted (the same record always gives the same bytes)."""
+    return json.dumps(rec, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _graph_nt(g: Graph | bytes | str) -> bytes:
+    """A graph as N-Triples bytes: an rdflib Graph is serialised, N-Triples text is taken as it is."""
+    if isinstance(g, bytes):
+        return g
+    if isinstance(g, str):
+        return g.encode("utf-8")
+    return g.serialize(format="nt", encoding="utf-8")
+
+
+def _fingerprint(aliases_file: Path, fixed: dict[URIRef, bytes]) -> str:
+    """What every plan's graph depends on besides its record: the graph format, the alias file, the fixed graphs."""
+    h = hashlib.sha256(f"graph-format {GRAPH_FORMAT}\n".encode())
+    h.update(resources.files("kg").joinpath("data/aliases.toml").read_bytes())
+    h.update(aliases_file.read_bytes() if aliases_file.is_file() else b"")
+    for name, data in sorted(fixed.items()):  # blank node labels differ from run to run: compared without them
+        h.update(f"\n{name}\n".encode())
+        h.update(b"\n".join(sorted(re.sub(rb"_:\S+", b"_:", line) for line in data.splitlines())))
+    return h.hexdigest()
+
+
+def _fixed_graphs() -> dict[URIRef, bytes]:
+    """The ontology and the framework, as N-Triples."""
+    return {ONTOLOGY_GRAPH: _graph_nt(ontology_graph()), FRAMEWORK_GRAPH: _graph_nt(framework_graph())}
+
+
+class _Chunks(io.RawIOBase):
+    """A stream over generated text, so that the store's bulk loader reads millions of quads without one big string."""
+
+    def __init__(self, parts: Iterable[str]) -> None:
+        self._parts = iter(parts)
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, out) -> int:
+        while not self._buf:
+            part = next(self._parts, None)
+            if part is None:
+                return 0
+            self._buf = part.encode("utf-8")
+        n = min(len(out), len(self._buf))
+        out[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+def _plans_nquads(records: Iterable[dict], agencies: dict[str, dict]) -> Iterable[str]:
+    for rec in records:
+        yield plan_ntriples(rec, agencies, str(graph_iri(rec["id"])))
+
+
+def _load_nt(store: ox.Store, data: bytes, graph: URIRef) -> None:
+    store.bulk_load(data, ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(str(graph)))
+
+
+def _write_store_full(
+    path: Path, records: dict[str, dict], agencies: dict[str, dict], fixed: dict[URIRef, bytes], practice: bytes | None
+) -> int:
+    """A new store with every graph, bulk-loaded (sorted files written directly: no transaction log, no rewrite)."""
+    store = ox.Store(str(path))
+    for name, data in fixed.items():
+        _load_nt(store, data, name)
+    plans = (records[k] for k in sorted(records))
+    store.bulk_load(io.BufferedReader(_Chunks(_plans_nquads(plans, agencies)), 1 << 20), ox.RdfFormat.N_QUADS)
+    if practice is not None:
+        _load_nt(store, practice, PRACTICE_GRAPH)
+    return _finish(store)
+
+
+def _checkpoint(source: Path, dest: Path) -> None:
+    """A copy of a closed store sharing its immutable data files with it: RocksDB's checkpoint hard-links the sorted
+    tables (never modified in place, only deleted); every other file (manifest, options, log) is made a copy of its
+    own, so that writing the new store never writes a file of the previous generation."""
+    old = ox.Store.read_only(str(source))
+    old.backup(str(dest))
+    del old
+    for entry in os.scandir(dest):
+        if not entry.name.endswith(".sst") and entry.stat().st_nlink > 1:
+            tmp = dest / f".{entry.name}.copy"
+            shutil.copy2(entry.path, tmp)
+            os.replace(tmp, entry.path)
+
+
+def _write_store_patch(
+    path: Path,
+    previous: Path,
+    gone: Iterable[str],
+    fresh: Iterable[dict],
+    agencies: dict[str, dict],
+    practice: bytes | None,
+) -> int:
+    """The previous store with the graphs of removed or changed plans dropped and the new ones added, over a
+    checkpoint of it; the ontology and framework graphs stay, the practice graph is replaced. The store is that of a
+    staged generation: readers see it only once it is whole (kg.datadir), so two transactions suffice."""
+    _checkpoint(previous, path)
+    store = ox.Store(str(path))
+    drops = [*(graph_iri(k) for k in gone), PRACTICE_GRAPH]
+    store.update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in drops))  # one update: one transaction
+    quads = "".join(plan_ntriples(rec, agencies, str(graph_iri(rec["id"]))) for rec in fresh)
+    store.load(quads.encode("utf-8"), ox.RdfFormat.N_QUADS)  # one transaction
+    if practice is not None:
+        store.load(practice, ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(str(PRACTICE_GRAPH)))
+    return _finish(store)
+
+
+def _finish(store: ox.Store) -> int:
+    """Flush the store (everything in its files, no log to replay) and count its quads."""
+    store.flush()
+    return len(store)
+
+
+def _previous_store(previous: DataDir, fingerprint: str) -> tuple[Path, dict] | None:
+    """The previous generation's store and its info, when this build can patch it (same fingerprint, embedded)."""
+    base = previous.current()
+    if base is None or not (base / STORE_INFO).is_file() or not (base / "store").is_dir():
+        return None
+    try:
+        info = json.loads((base / STORE_INFO).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if info.get("fingerprint") != fingerprint or info.get("store") != "embedded":
+        return None
+    return base / "store", info
+
+
 def _publish(
     writer: Writer,
     records: dict[str, dict],
+    before: dict[str, dict],
     originals: dict[str, bytes],
     aliases: Aliases,
-    after_graph: Callable[[Path, list[dict], Path | None], Graph | None] | None,
+    after_graph: Callable[[Path, list[dict], Path | None], Graph | bytes | None] | None,
     report: BuildReport,
 ) -> None:
-    """Write records, originals, the store and (through after_graph) the index into a new generation; publish it."""
+    """Write records, originals, the store and (through after_graph) the index into a new generation; publish it.
+
+    `before` holds the previous generation's records (by id), `records` those of the new one.
+    Records and originals the previous generation holds unchanged are hard-linked from it. When the previous
+    store was built from the same alias file, ontology and framework, the new one is a checkpoint of it with only
+    the graphs of changed, added and removed plans rewritten; otherwise it is built whole.
+    """
     previous = writer.previous
     work = writer.stage()
     staged = work / "records"
     staged.mkdir()
+    same = {k for k, rec in records.items() if before.get(k) == rec}
     for key, rec in sorted(records.items()):
-        (staged / f"{key}.json").write_text(json.dumps(rec, ensure_ascii=False, indent=1, sort_keys=True), "utf-8")
+        old = previous.records_dir / f"{key}.json"
+        if key in same and old.is_file():
+            _keep_original(old, staged / f"{key}.json")
+        else:
+            (staged / f"{key}.json").write_text(record_text(rec), "utf-8")
     kept = work / "originals"
     kept.mkdir()
     for rec in records.values():  # the original of every plan kept, new ones from this build
         name = rec.get("original")
         if not name or name != Path(name).name or name.startswith("."):
             continue
-        if name in originals:
-            (kept / name).write_bytes(originals[name])
-        elif (previous.originals_dir / name).is_file():
+        if (previous.originals_dir / name).is_file():
             _keep_original(previous.originals_dir / name, kept / name)
+        elif name in originals:
+            (kept / name).write_bytes(originals[name])
     for own in PLANNER_FILES:  # the planner's files as this build used them (the index reads practices.toml here)
         if (writer.root / own).is_file():
             shutil.copy2(writer.root / own, work / own)
-    store = ox.Store(str(work / "store"))
-    ds = Dataset(store=OxigraphStore(store=store), default_union=True)
-    agencies = _agencies(list(records.values()), aliases)
-    _load(ds, ONTOLOGY_GRAPH, ontology_graph())
-    _load(ds, FRAMEWORK_GRAPH, framework_graph())
-    for key, rec in sorted(records.items()):
-        _load(ds, graph_iri(key), plan_graph(rec, agencies))
     measures = [m for _, r in sorted(records.items()) for m in r["measures"]]
+    practice = None
     if after_graph is not None and measures:
         previous_dir = writer.previous_dir if previous.exists() else None
         extra = after_graph(work, measures, previous_dir)
-        if extra is not None:
-            _load(ds, PRACTICE_GRAPH, extra)
-    report.triples = len(ds)
-    store.flush()  # everything in the store's files, no log to replay: the generation is never opened to write again
-    ds.close()
-    del ds, store  # closes the store
-    _reopen(work / "store")  # opened once more, RocksDB deletes the write-ahead log the flush made obsolete
+        practice = _graph_nt(extra) if extra is not None else None
+    fixed = _fixed_graphs()
+    fingerprint = _fingerprint(writer.root / "aliases.toml", fixed)
+    base = _previous_store(previous, fingerprint)
+    if base is not None:
+        fresh = [records[k] for k in sorted(records) if k not in same]
+        gone = sorted((set(before) - set(records)) | {r["id"] for r in fresh if r["id"] in before})
+        agencies = _agencies(fresh, aliases)
+        report.triples = _write_store_patch(work / "store", base[0], gone, fresh, agencies, practice)
+    else:
+        agencies = _agencies(list(records.values()), aliases)
+        report.triples = _write_store_full(work / "store", records, agencies, fixed, practice)
+    # Closed now; opened once more, RocksDB deletes the write-ahead log the flush made obsolete: the generation is
+    # never opened to write again.
+    _reopen(work / "store")
+    info = {"store": "embedded", "fingerprint": fingerprint, "triples": report.triples}
+    (work / STORE_INFO).write_text(json.dumps(info, indent=1) + "\n", "utf-8")
     stats = work / "index" / "last-build.json"
     report.index = json.loads(stats.read_text("utf-8")) if stats.is_file() else None
     report.plans = len(records)
@@ -340,8 +492,3 @@ def _publish(
 def _reopen(path: Path) -> None:
     store = ox.Store(str(path))
     del store  # closed
-
-
-def _load(ds: Dataset, name: URIRef, g: Graph) -> None:
-    graph = ds.graph(name)
-    ds.store.addN((s, p, o, graph) for s, p, o in g)
