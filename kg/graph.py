@@ -7,6 +7,8 @@ Graph for the callers that want one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rdflib import RDF, RDFS, XSD, Graph, URIRef
 from rdflib.namespace import DCTERMS, FOAF, PROV, SKOS
 
@@ -185,21 +187,84 @@ def _entity(e: dict) -> str:
     return _node(f"{_ENTITY_PREFIX[e['kind']]}/{e['id']}")
 
 
-def plan_ntriples(rec: dict, agencies: dict[str, dict], graph: str | None = None) -> str:
+def _programme(g: Triples, p: dict) -> str:
+    node = _entity(p)
+    g.add(node, _TYPE, _P["Programme"])
+    _label(g, node, p["name"], p.get("name_en", ""))
+    return node
+
+
+def _unit(g: Triples, u: dict, agencies: dict[str, dict]) -> str:
+    unit = _entity(u)
+    g.add(unit, _TYPE, _P["OrganizationalUnit"])
+    _label(g, unit, u["name"])
+    owner_node = _agency(g, agencies[u["parent"]], agencies)
+    g.add(unit, _P["unitOf"], owner_node)
+    g.add(unit, _SUB, owner_node)
+    return unit
+
+
+def _system(g: Triples, s: dict) -> str:
+    sys_node = _entity(s)
+    g.add(sys_node, _TYPE, _P["System"])
+    g.add(sys_node, _TYPE, _SYSTEM_CLASS.get(s["type"], _P["InformationSystem"]))
+    _label(g, sys_node, s["name"], s.get("name_en", ""))
+    return sys_node
+
+
+def _law(g: Triples, law: dict) -> str:
+    law_node = _entity(law)
+    g.add(law_node, _TYPE, _P["Law"])
+    _label(g, law_node, law["name"], law.get("name_en", ""))
+    if law.get("parent"):
+        act = _node(f"law/{short_id('law', law['parent'])}")
+        g.add(act, _TYPE, _P["Law"])
+        _label(g, act, law["parent"])
+        g.add(law_node, _PART, act)
+    return law_node
+
+
+def entity_ntriples(records: Iterable[dict], agencies: dict[str, dict], graph: str | None = None) -> str:
+    """What the plans name, described once: their agencies (with their parents), programmes, units, systems and
+    laws, exactly as plan_ntriples describes them."""
+    g = Triples(graph)
+    for rec in records:
+        _describe(g, rec, agencies)
+    return g.text()
+
+
+def _describe(g: Triples, rec: dict, agencies: dict[str, dict]) -> None:
+    _agency(g, rec["agency"], agencies)
+    for p in rec["basis"]:
+        _programme(g, p)
+    for m in rec["measures"]:
+        for u in m["unit_entities"]:
+            _unit(g, u, agencies)
+        for s in m["system_entities"]:
+            _system(g, s)
+        for law in m["law_entities"]:
+            _law(g, law)
+
+
+def plan_ntriples(
+    rec: dict, agencies: dict[str, dict], graph: str | None = None, entities: Triples | None = None
+) -> str:
     """All triples of one plan as N-Triples (N-Quads in `graph`, when given); agencies maps a name to its agency
     record so parents get their own node.
 
-    Agencies, units, systems and laws are described in every plan that names them: each plan's graph holds all it
-    needs, so replacing or removing one plan's graph never takes from another plan what it still names.
+    The agencies, programmes, units, systems and laws it names are described in `entities` when given (the store
+    keeps them in one graph of their own, each once: SPARQL's default graph, the union of the named graphs, has
+    each triple once however many plans name an agency), else with the plan's own triples.
     """
     g = Triples(graph)
+    ents = g if entities is None else entities
     P = _P
     key = rec["id"]
     plan = _node(f"plan/{key}")
     g.add(plan, _TYPE, P["Plan"])
     g.add(plan, _TITLE, _text(rec["title"], ZH))
     g.add(plan, _LABEL, _text(rec["title"], ZH))
-    g.add(plan, P["agency"], _agency(g, rec["agency"], agencies))
+    g.add(plan, P["agency"], _agency(ents, rec["agency"], agencies))
     if rec["year"] is not None:  # a plan whose title gives no year keeps its year unknown
         g.add(plan, P["year"], _typed(str(rec["year"]), _GYEAR))
         g.add(plan, P["yearROC"], _typed(rec["year_roc"], _INTEGER))
@@ -214,10 +279,7 @@ def plan_ntriples(rec: dict, agencies: dict[str, dict], graph: str | None = None
     if rec.get("issued_date"):
         g.add(plan, P["issued"], _typed(rec["issued_date"], _DATE))
     for p in rec["basis"]:
-        node = _entity(p)
-        g.add(node, _TYPE, P["Programme"])
-        _label(g, node, p["name"], p.get("name_en", ""))
-        g.add(plan, P["basedOn"], node)
+        g.add(plan, P["basedOn"], _programme(ents, p))
     for goal in rec["goals"]:
         g.add(plan, P["goal"], _text(goal, ZH))
     for t in rec["target_units"]:
@@ -259,29 +321,11 @@ def plan_ntriples(rec: dict, agencies: dict[str, dict], graph: str | None = None
         if m["units_raw"]:
             g.add(node, P["unitsAsPrinted"], _text(m["units_raw"], ZH))
         for u in m["unit_entities"]:
-            unit = _entity(u)
-            g.add(unit, _TYPE, P["OrganizationalUnit"])
-            _label(g, unit, u["name"])
-            owner_node = _agency(g, agencies[u["parent"]], agencies)
-            g.add(unit, P["unitOf"], owner_node)
-            g.add(unit, _SUB, owner_node)
-            g.add(node, P["ownedBy"], unit)
+            g.add(node, P["ownedBy"], _unit(ents, u, agencies))
         for s in m["system_entities"]:
-            sys_node = _entity(s)
-            g.add(sys_node, _TYPE, P["System"])
-            g.add(sys_node, _TYPE, _SYSTEM_CLASS.get(s["type"], P["InformationSystem"]))
-            _label(g, sys_node, s["name"], s.get("name_en", ""))
-            g.add(node, P["usesSystem"], sys_node)
+            g.add(node, P["usesSystem"], _system(ents, s))
         for law in m["law_entities"]:
-            law_node = _entity(law)
-            g.add(law_node, _TYPE, P["Law"])
-            _label(g, law_node, law["name"], law.get("name_en", ""))
-            if law.get("parent"):
-                act = _node(f"law/{short_id('law', law['parent'])}")
-                g.add(act, _TYPE, P["Law"])
-                _label(g, act, law["parent"])
-                g.add(law_node, _PART, act)
-            g.add(node, P["citesLaw"], law_node)
+            g.add(node, P["citesLaw"], _law(ents, law))
         # Provenance: the measure comes from a span of lines of the source file, quoted exactly.
         span = _node(f"span/{mid}")
         g.add(node, P["wasDerivedFrom"], span)

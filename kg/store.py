@@ -20,7 +20,7 @@ from rdflib.namespace import DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, XSD
 
 from kg.datadir import DEFAULT_WAIT, PLANNER_FILES, DataDir, Writer, check_target, os_error, writing
 from kg.errors import PlanError, PlanParseError
-from kg.graph import graph_iri, plan_ntriples
+from kg.graph import Triples, entity_ntriples, graph_iri, plan_ntriples
 from kg.link import Aliases
 from kg.plan import parse_plan
 from kg.read import parse_bytes, read_bytes
@@ -31,6 +31,7 @@ from ontology import framework_graph, ontology_graph
 ONTOLOGY_GRAPH = ID["graph/ontology"]
 FRAMEWORK_GRAPH = ID["graph/framework"]
 PRACTICE_GRAPH = ID["graph/practices"]
+ENTITY_GRAPH = ID["graph/entities"]  # the agencies, units, systems, laws and programmes the plans name
 PREFIXES = {
     "sp": SP._NS,
     "id": ID,
@@ -286,7 +287,7 @@ def _keep_original(source: Path, dest: Path) -> None:
 
 # What a generation's store was built from; a build whose inputs differ in any of these rebuilds the whole store.
 STORE_INFO = "store.json"
-GRAPH_FORMAT = 1  # raised whenever kg.graph writes a plan's triples differently
+GRAPH_FORMAT = 2  # raised whenever kg.graph writes a plan's triples differently
 
 
 def record_text(rec: dict) -> str:
@@ -341,9 +342,9 @@ class _Chunks(io.RawIOBase):
         return n
 
 
-def _plans_nquads(records: Iterable[dict], agencies: dict[str, dict]) -> Iterable[str]:
+def _plans_nquads(records: Iterable[dict], agencies: dict[str, dict], entities: Triples) -> Iterable[str]:
     for rec in records:
-        yield plan_ntriples(rec, agencies, str(graph_iri(rec["id"])))
+        yield plan_ntriples(rec, agencies, str(graph_iri(rec["id"])), entities)
 
 
 def _load_nt(store: ox.Store, data: bytes, graph: URIRef) -> None:
@@ -358,7 +359,9 @@ def _write_store_full(
     for name, data in fixed.items():
         _load_nt(store, data, name)
     plans = (records[k] for k in sorted(records))
-    store.bulk_load(io.BufferedReader(_Chunks(_plans_nquads(plans, agencies)), 1 << 20), ox.RdfFormat.N_QUADS)
+    entities = Triples()
+    store.bulk_load(io.BufferedReader(_Chunks(_plans_nquads(plans, agencies, entities)), 1 << 20), ox.RdfFormat.N_QUADS)
+    _load_nt(store, entities.text().encode("utf-8"), ENTITY_GRAPH)
     if practice is not None:
         _load_nt(store, practice, PRACTICE_GRAPH)
     return _finish(store)
@@ -383,6 +386,7 @@ def _write_store_patch(
     previous: Path,
     gone: Iterable[str],
     fresh: Iterable[dict],
+    records: dict[str, dict],
     agencies: dict[str, dict],
     practice: bytes | None,
 ) -> int:
@@ -391,9 +395,12 @@ def _write_store_patch(
     staged generation: readers see it only once it is whole (kg.datadir), so two transactions suffice."""
     _checkpoint(previous, path)
     store = ox.Store(str(path))
-    drops = [*(graph_iri(k) for k in gone), PRACTICE_GRAPH]
+    drops = [*(graph_iri(k) for k in gone), PRACTICE_GRAPH, ENTITY_GRAPH]
     store.update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in drops))  # one update: one transaction
-    quads = "".join(plan_ntriples(rec, agencies, str(graph_iri(rec["id"]))) for rec in fresh)
+    entities = Triples(str(ENTITY_GRAPH))
+    quads = "".join(plan_ntriples(rec, agencies, str(graph_iri(rec["id"])), entities) for rec in fresh)
+    # What the plans name, described anew from all of them (an agency a removed plan named may be named by another)
+    quads += entity_ntriples(records.values(), agencies, str(ENTITY_GRAPH))
     store.load(quads.encode("utf-8"), ox.RdfFormat.N_QUADS)  # one transaction
     if practice is not None:
         store.load(practice, ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(str(PRACTICE_GRAPH)))
@@ -434,7 +441,8 @@ def _publish(
     `before` holds the previous generation's records (by id), `records` those of the new one.
     Records and originals the previous generation holds unchanged are hard-linked from it. When the previous
     store was built from the same alias file, ontology and framework, the new one is a checkpoint of it with only
-    the graphs of changed, added and removed plans rewritten; otherwise it is built whole.
+    the graphs of changed, added and removed plans rewritten (and the graph of what the plans name); otherwise it
+    is built whole.
     """
     previous = writer.previous
     work = writer.stage()
@@ -472,8 +480,8 @@ def _publish(
     if base is not None:
         fresh = [records[k] for k in sorted(records) if k not in same]
         gone = sorted((set(before) - set(records)) | {r["id"] for r in fresh if r["id"] in before})
-        agencies = _agencies(fresh, aliases)
-        report.triples = _write_store_patch(work / "store", base[0], gone, fresh, agencies, practice)
+        agencies = _agencies(list(records.values()), aliases)
+        report.triples = _write_store_patch(work / "store", base[0], gone, fresh, records, agencies, practice)
     else:
         agencies = _agencies(list(records.values()), aliases)
         report.triples = _write_store_full(work / "store", records, agencies, fixed, practice)
