@@ -6,11 +6,13 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
 from kg.cli_search import add_search_commands
 from kg.errors import PlanError, QueryError
+from kg.triplestore import ENV as TRIPLESTORE_ENV
 
 DEFAULT_DATA_DIR = "kg-data"
 EXPORT_FORMATS = ("ttl", "jsonld", "nt", "csv", "jsonl")
@@ -52,6 +54,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         inputs=args.files,
         wait=args.wait,
         on_wait=_say,
+        store=args.store,
     )
     for done in report.ingested:
         how = done.format + (", text from OCR (tesseract chi_tra): check it" if done.ocr else "")
@@ -86,7 +89,16 @@ def cmd_remove(args: argparse.Namespace) -> int:
     from kg.cli_search import index_step
 
     after = index_step(args.no_index)  # --no-index: the index is kept without encoding (removing encodes nothing)
-    report = remove(args.data_dir, args.plans, args.agency, args.year, after_graph=after, wait=args.wait, on_wait=_say)
+    report = remove(
+        args.data_dir,
+        args.plans,
+        args.agency,
+        args.year,
+        after_graph=after,
+        wait=args.wait,
+        on_wait=_say,
+        store=args.store,
+    )
     for rec in report.removed:
         print(f"removed {plan_label(rec)}: {len(rec['measures'])} measures")
     if report.measures and after.summary():
@@ -118,6 +130,13 @@ def cmd_sparql(args: argparse.Namespace) -> int:
         query = read_regular(args.query, MAX_QUERY_BYTES, "query file").decode("utf-8", errors="replace")
     else:
         query = args.query
+    location = args.store or os.environ.get(TRIPLESTORE_ENV) or "embedded"
+    if location != "embedded":  # a SPARQL server: the checked query forwarded, with the same limits
+        from kg.triplestore import RemoteStore
+
+        body, _ = run_query(RemoteStore(location), query, args.format)
+        sys.stdout.write(body if body.endswith("\n") else body + "\n")
+        return 0
     d = DataDir(args.data_dir)
     if d.generation() is None and not d.store_dir.exists():
         raise UsageError(f"{args.data_dir}: no knowledge graph here yet: run 'kg build' first")
@@ -210,6 +229,15 @@ def _add_wait(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_store(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        help="the SPARQL 1.1 query URL of a server holding the graph (e.g. http://host:7878/query), or 'embedded' "
+        f"(default: ${TRIPLESTORE_ENV}, else the data dir's own store)",
+    )
+
+
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir",
@@ -243,6 +271,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="refuse a plan that has warnings, as an error")
     _add_wait(p)
     _add_data_dir(p)
+    _add_store(p)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser(
@@ -261,6 +290,7 @@ def parser() -> argparse.ArgumentParser:
     )
     _add_wait(p)
     _add_data_dir(p)
+    _add_store(p)
     p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser(
@@ -282,6 +312,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("query", metavar="QUERY")
     p.add_argument("--format", choices=("table", "csv", "json", "ttl"), default="table")
     _add_data_dir(p)
+    _add_store(p)
     p.set_defaults(func=cmd_sparql)
 
     for name, func, text in (

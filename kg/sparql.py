@@ -29,6 +29,7 @@ from rdflib import BNode, Dataset, Graph, Literal, URIRef
 
 from kg.errors import QueryError
 from kg.sparql_worker import WorkerError, WorkerPool, answer_in_thread
+from kg.triplestore import RemoteStore, TripleStoreError
 
 MAX_ROWS = 10_000  # rows (or triples) an answer holds at most
 MAX_QUERY_BYTES = 20 * 1024  # the longest query text accepted (UTF-8)
@@ -81,6 +82,12 @@ class QueryMemoryError(QueryLimitError):
 
 class QueryBusy(QueryLimitError):
     """Every worker is running a query."""
+
+
+class QueryStoreError(QueryError):
+    """The SPARQL server given as the store could not be reached or failed."""
+
+    status = 502
 
 
 class QueryCrashed(QueryError):
@@ -337,7 +344,7 @@ def _worker_error(exc: WorkerError, limits: Limits) -> QueryError:
 
 
 def evaluate(
-    source: Dataset | str | Path,
+    source: Dataset | RemoteStore | str | Path,
     query: str,
     max_rows: int = MAX_ROWS,
     cancel: threading.Event | None = None,  # noqa: ARG001 - kept for older callers; workers are killed instead
@@ -365,6 +372,13 @@ def evaluate(
         "max_rows": limits.max_rows,
         "max_chars": limits.max_answer_chars,
     }
+    if isinstance(source, RemoteStore):  # a SPARQL server: the query forwarded, with the same limits
+        req.update(prefixes=_prefixes())
+        try:
+            data = source.answer(req, limits.timeout, 2 * limits.max_answer_chars + (1 << 20))
+        except TripleStoreError as exc:
+            raise QueryStoreError(str(exc)) from None
+        return _outcome(data, checked.form, req["prefixes"])
     if isinstance(source, Dataset):
         store = getattr(source.store, "_inner", None)
         if store is None:
@@ -513,7 +527,11 @@ RENDER: dict[str, tuple[Callable[[Outcome], str], str]] = {
 
 
 def run_query(
-    source: Dataset | str | Path, query: str, fmt: str = "table", limit: int = MAX_ROWS, limits: Limits | None = None
+    source: Dataset | RemoteStore | str | Path,
+    query: str,
+    fmt: str = "table",
+    limit: int = MAX_ROWS,
+    limits: Limits | None = None,
 ) -> tuple[str, str]:
     """Run a query and render it; returns (body, media type).
 

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -25,6 +26,8 @@ from kg.link import Aliases
 from kg.plan import parse_plan
 from kg.read import parse_bytes, read_bytes
 from kg.records import plan_record
+from kg.triplestore import ENV as TRIPLESTORE_ENV
+from kg.triplestore import RemoteStore
 from kg.vocab import CPSV, ID, OA, ORG, SP
 from ontology import framework_graph, ontology_graph
 
@@ -142,6 +145,7 @@ def build(
     inputs: Sequence[str | Path] = (),
     wait: float = DEFAULT_WAIT,
     on_wait: Callable[[str], None] | None = None,
+    store: str | None = None,
 ) -> BuildReport:
     """Ingest files into the data dir: existing plans stay, a plan of the same agency and year is replaced.
 
@@ -150,9 +154,13 @@ def build(
     whole build succeeded. A file that cannot be read is reported (with its name and line) and the other files are
     still built. A folder that is not a data dir (and holds files), or that is one of the folders of plans `inputs`,
     is refused before anything is read.
+
+    store: the query URL of a SPARQL 1.1 server the graph is written into as well (kg.triplestore), each plan's
+    named graph by the Graph Store Protocol; the records, the index and the originals stay in the data dir.
     """
     target = DataDir(data_dir)
     check_target(target.path, inputs)
+    remote = _remote(store)
     try:
         aliases = Aliases.load(target.path / "aliases.toml")
     except OSError as exc:
@@ -185,7 +193,7 @@ def build(
         # Read under the lock: a build that waited for another one adds to what that one published.
         before = {r["id"]: r for r in writer.previous.records()}
         records = dict(before, **parsed)
-        _publish(writer, records, before, originals, aliases, after_graph, report)
+        _publish(writer, records, before, originals, aliases, after_graph, report, remote)
     return report
 
 
@@ -249,6 +257,7 @@ def remove(
     *,
     wait: float = DEFAULT_WAIT,
     on_wait: Callable[[str], None] | None = None,
+    store: str | None = None,
 ) -> RemoveReport:
     """Remove plans from the graph and the index: a new generation without them, published like a build's.
 
@@ -258,6 +267,7 @@ def remove(
     if not target.exists():
         raise PlanError(str(target.path), "no knowledge graph here yet: run 'kg build' first")
     find_plans(target.records(), plan_ids, agency, year)  # refuse before taking the lock
+    remote = _remote(store)
     try:
         aliases = Aliases.load(target.path / "aliases.toml")
     except OSError as exc:
@@ -271,7 +281,7 @@ def remove(
         records = {k: r for k, r in before.items() if k not in {g["id"] for g in gone}}
         report.removed = gone
         built = BuildReport()
-        _publish(writer, records, before, {}, aliases, after_graph, built)
+        _publish(writer, records, before, {}, aliases, after_graph, built, remote)
     report.plans, report.measures, report.triples = built.plans, built.measures, built.triples
     report.generation, report.index = built.generation, built.index
     return report
@@ -435,6 +445,7 @@ def _publish(
     aliases: Aliases,
     after_graph: Callable[[Path, list[dict], Path | None], Graph | bytes | None] | None,
     report: BuildReport,
+    remote: RemoteStore | None = None,
 ) -> None:
     """Write records, originals, the store and (through after_graph) the index into a new generation; publish it.
 
@@ -489,12 +500,59 @@ def _publish(
     # never opened to write again.
     _reopen(work / "store")
     info = {"store": "embedded", "fingerprint": fingerprint, "triples": report.triples}
+    if remote is not None:
+        _write_remote(remote, previous, fingerprint, records, before, same, agencies, fixed, practice)
+        info["remote"] = remote.location
     (work / STORE_INFO).write_text(json.dumps(info, indent=1) + "\n", "utf-8")
     stats = work / "index" / "last-build.json"
     report.index = json.loads(stats.read_text("utf-8")) if stats.is_file() else None
     report.plans = len(records)
     report.measures = len(measures)
     report.generation = writer.publish(work)
+
+
+def _remote(store: str | None) -> RemoteStore | None:
+    """The SPARQL server given (or named by KG_STORE), checked to answer before anything is read or written."""
+    location = store if store is not None else os.environ.get(TRIPLESTORE_ENV) or None
+    if not location or location == "embedded":
+        return None
+    remote = RemoteStore(location)
+    remote.probe()
+    return remote
+
+
+def _write_remote(
+    remote: RemoteStore,
+    previous: DataDir,
+    fingerprint: str,
+    records: dict[str, dict],
+    before: dict[str, dict],
+    same: set[str],
+    agencies: dict[str, dict],
+    fixed: dict[URIRef, bytes],
+    practice: bytes | None,
+) -> None:
+    """The graphs into the server, before the generation is published: each changed or new plan's graph replaced
+    (PUT), each removed plan's deleted; all of them when the previous build was not written into this server with
+    the same alias file, ontology and framework."""
+    base = previous.current()
+    info: dict = {}
+    if base is not None and (base / STORE_INFO).is_file():
+        with suppress(OSError, ValueError):
+            info = json.loads((base / STORE_INFO).read_text("utf-8"))
+    patch = info.get("remote") == remote.location and info.get("fingerprint") == fingerprint
+    keys = sorted(k for k in records if not (patch and k in same))
+    if not patch:
+        remote.put_graphs((str(name), data) for name, data in fixed.items())
+    for key in keys:
+        remote.put_graph(str(graph_iri(key)), plan_ntriples(records[key], agencies, None, Triples()).encode("utf-8"))
+    remote.put_graph(str(ENTITY_GRAPH), entity_ntriples(records.values(), agencies).encode("utf-8"))
+    if practice is not None:
+        remote.put_graph(str(PRACTICE_GRAPH), practice)
+    else:
+        remote.delete_graph(str(PRACTICE_GRAPH))
+    for key in sorted(set(before) - set(records)):
+        remote.delete_graph(str(graph_iri(key)))
 
 
 def _reopen(path: Path) -> None:

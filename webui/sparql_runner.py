@@ -25,6 +25,7 @@ from kg.sparql import (
     evaluate,
 )
 from kg.sparql_worker import WorkerPool
+from kg.triplestore import RemoteStore
 
 __all__ = ["SparqlRunner", "QueryBusy", "QueryTimeout", "QueryMemoryError", "QueryCrashed", "pool_for"]
 
@@ -65,14 +66,15 @@ class SparqlRunner:
     def run(
         self,
         query: str,
-        store_dir: str | Path,
+        store_dir: str | Path | RemoteStore,
         *,
         memory_mb: int | None = None,
         queue: int | None = None,
         default_graphs: list[str] | None = None,
         named_graphs: list[str] | None = None,
     ) -> Outcome:
-        """Check and run one query on the store at store_dir (taken by the caller when the request comes)."""
+        """Check and run one query on the store at store_dir (taken by the caller when the request comes), or
+        forward it to a SPARQL server (the same checks and limits)."""
         limits = self.limits(memory_mb)
         pool = pool_for(self.workers, limits.memory_mb, self.queue if queue is None else queue)
         return evaluate(

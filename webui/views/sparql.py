@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, render_template, request
@@ -17,6 +18,7 @@ from kg.sparql import (
     QueryCrashed,
     QueryMemoryError,
     QueryRefused,
+    QueryStoreError,
     QueryTimeout,
     to_csv,
     to_json,
@@ -25,6 +27,8 @@ from kg.sparql import (
     to_xml,
 )
 from kg.store import DataDir
+from kg.triplestore import ENV as TRIPLESTORE_ENV
+from kg.triplestore import RemoteStore
 from webui.state import KGState, get_state
 from webui.views.graph import page_url
 
@@ -300,9 +304,19 @@ def _refusal(exc: QueryError, limits: Limits) -> Refused:
         )
     if isinstance(exc, QueryBusy):
         return Refused(503, "目前執行中的查詢太多，請稍後再試。", {"Retry-After": RETRY_AFTER})
+    if isinstance(exc, QueryStoreError):
+        return Refused(502, f"存放圖譜的 SPARQL 伺服器無法回應：{exc}")
     if isinstance(exc, QueryCrashed):
         return Refused(500, f"執行查詢的程序意外停止，未取得結果。請簡化查詢後再試。（{exc}）")
     return Refused(400, f"SPARQL 查詢有誤：{exc}")
+
+
+def _remote_store() -> RemoteStore | None:
+    """The SPARQL server the endpoint forwards to (SPARQL_STORE, else $KG_STORE), or None: the data dir's store."""
+    location = current_app.config.get("SPARQL_STORE") or os.environ.get(TRIPLESTORE_ENV)
+    if not location or location == "embedded":
+        return None
+    return RemoteStore(location)
 
 
 @bp.route("/sparql", methods=["GET", "POST"])
@@ -324,7 +338,7 @@ def endpoint() -> ResponseReturnValue:
         try:
             outcome = state.sparql.run(
                 query,
-                DataDir(state.data_dir).store_dir,  # the build this state shows, taken now
+                _remote_store() or DataDir(state.data_dir).store_dir,  # the build this state shows, taken now
                 memory_mb=memory_mb,
                 queue=int(config.get("SPARQL_QUEUE", 0)),
                 default_graphs=read.default_graphs,
