@@ -117,9 +117,9 @@ def _dataset(args):
 
 
 def cmd_sparql(args: argparse.Namespace) -> int:
+    from kg.datadir import DataDir
     from kg.files import read_regular
     from kg.sparql import MAX_QUERY_BYTES, run_query
-    from kg.store import DataDir
 
     if args.query == "-":
         data = sys.stdin.buffer.read(MAX_QUERY_BYTES + 1)

@@ -29,7 +29,7 @@ from rdflib import BNode, Dataset, Graph, Literal, URIRef
 
 from kg.errors import QueryError
 from kg.sparql_worker import WorkerError, WorkerPool, answer_in_thread
-from kg.triplestore import RemoteStore, TripleStoreError
+from kg.triplestore import PREFIXES, RemoteStore, TripleStoreError
 
 MAX_ROWS = 10_000  # rows (or triples) an answer holds at most
 MAX_QUERY_BYTES = 20 * 1024  # the longest query text accepted (UTF-8)
@@ -286,9 +286,7 @@ class Outcome:
 
 
 def _prefixes() -> dict[str, str]:
-    from kg.store import PREFIXES
-
-    return {p: str(ns) for p, ns in PREFIXES.items()}
+    return dict(PREFIXES)
 
 
 def _term(cell: list | None) -> object:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pyoxigraph as ox
 from rdflib import Dataset, Graph, URIRef
-from rdflib.namespace import DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, XSD
 
 from kg.datadir import DEFAULT_WAIT, PLANNER_FILES, DataDir, Writer, check_target, os_error, writing
 from kg.errors import PlanError, PlanParseError
@@ -27,29 +26,14 @@ from kg.plan import parse_plan
 from kg.read import parse_bytes, read_bytes
 from kg.records import plan_record
 from kg.triplestore import ENV as TRIPLESTORE_ENV
-from kg.triplestore import RemoteStore
-from kg.vocab import CPSV, ID, OA, ORG, SP
+from kg.triplestore import PREFIXES, RemoteStore
+from kg.vocab import ID
 from ontology import framework_graph, ontology_graph
 
 ONTOLOGY_GRAPH = ID["graph/ontology"]
 FRAMEWORK_GRAPH = ID["graph/framework"]
 PRACTICE_GRAPH = ID["graph/practices"]
 ENTITY_GRAPH = ID["graph/entities"]  # the agencies, units, systems, laws and programmes the plans name
-PREFIXES = {
-    "sp": SP._NS,
-    "id": ID,
-    "org": ORG,
-    "oa": OA,
-    "cpsv": CPSV,
-    "skos": SKOS,
-    "prov": PROV,
-    "dcterms": DCTERMS,
-    "rdfs": RDFS,
-    "rdf": RDF,
-    "xsd": XSD,
-    "owl": OWL,
-    "foaf": FOAF,
-}
 
 
 def bundled_plans() -> list[Path]:

@@ -25,6 +25,22 @@ from typing import Any
 from kg.errors import PlanError
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
+# The prefixes every query may use undeclared (and exports bind), as plain strings: reading them loads no RDF library.
+PREFIXES = {
+    "sp": "https://w3id.org/spkg/ontology#",
+    "id": "https://w3id.org/spkg/id/",
+    "org": "http://www.w3.org/ns/org#",
+    "oa": "http://www.w3.org/ns/oa#",
+    "cpsv": "http://purl.org/vocab/cpsv#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "prov": "http://www.w3.org/ns/prov#",
+    "dcterms": "http://purl.org/dc/terms/",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "xsd": XSD,
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "foaf": "http://xmlns.com/foaf/0.1/",
+}
 _INTS = {XSD + t for t in ("integer", "int", "long", "short", "byte", "nonNegativeInteger", "positiveInteger")}
 _INTS |= {XSD + t for t in ("negativeInteger", "nonPositiveInteger", "unsignedInt", "unsignedLong", "gYear")}
 _FLOATS = {XSD + t for t in ("decimal", "double", "float")}
