@@ -360,10 +360,16 @@ def fsync_dir(path: Path) -> None:
 
 
 def fsync_tree(root: Path) -> None:
-    """Every file and folder under root on disk, before it is published."""
+    """Every file and folder under root on disk, before it is published.
+
+    A file with other hard links is one a published generation holds (kept records, originals, the store's shared
+    tables): it was synced when that generation was published, so only its new name (the folder) is synced here."""
     for folder, _dirs, files in os.walk(root):
         for name in files:
-            fd = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_CLOEXEC)
+            path = os.path.join(folder, name)
+            if os.lstat(path).st_nlink > 1:
+                continue
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
                 os.fsync(fd)
             finally:

@@ -77,6 +77,16 @@ class Triples:
     def __init__(self, graph: str | None = None) -> None:
         self.lines: dict[str, None] = {}
         self.end = f" <{graph}> .\n" if graph else " .\n"
+        self._described: set[tuple] = set()
+
+    def first(self, kind: str, e: dict) -> bool:
+        """True the first time this entity (as its record has it, every field) is described here: its triples are
+        the same each time, so they are written once."""
+        key = (kind, *sorted((k, str(v)) for k, v in e.items()))
+        if key in self._described:
+            return False
+        self._described.add(key)
+        return True
 
     def add(self, s: str, p: str, o: str) -> None:
         self.lines[f"{s} {p} {o}{self.end}"] = None
@@ -111,6 +121,8 @@ def _label(g: Triples, node: str, name: str, name_en: str = "") -> None:
 
 def _agency(g: Triples, a: dict, agencies: dict[str, dict], seen: frozenset[str] = frozenset()) -> str:
     node = _node(f"org/{a['id']}")
+    if not seen and not g.first("agency", a):
+        return node
     g.add(node, _TYPE, _ORG_CLASS)
     _label(g, node, a["name"], a.get("name_en", ""))
     parent = agencies.get(a.get("parent", ""))
@@ -189,6 +201,8 @@ def _entity(e: dict) -> str:
 
 def _programme(g: Triples, p: dict) -> str:
     node = _entity(p)
+    if not g.first("programme", p):
+        return node
     g.add(node, _TYPE, _P["Programme"])
     _label(g, node, p["name"], p.get("name_en", ""))
     return node
@@ -196,6 +210,8 @@ def _programme(g: Triples, p: dict) -> str:
 
 def _unit(g: Triples, u: dict, agencies: dict[str, dict]) -> str:
     unit = _entity(u)
+    if not g.first("unit", u):
+        return unit
     g.add(unit, _TYPE, _P["OrganizationalUnit"])
     _label(g, unit, u["name"])
     owner_node = _agency(g, agencies[u["parent"]], agencies)
@@ -206,6 +222,8 @@ def _unit(g: Triples, u: dict, agencies: dict[str, dict]) -> str:
 
 def _system(g: Triples, s: dict) -> str:
     sys_node = _entity(s)
+    if not g.first("system", s):
+        return sys_node
     g.add(sys_node, _TYPE, _P["System"])
     g.add(sys_node, _TYPE, _SYSTEM_CLASS.get(s["type"], _P["InformationSystem"]))
     _label(g, sys_node, s["name"], s.get("name_en", ""))
@@ -214,6 +232,8 @@ def _system(g: Triples, s: dict) -> str:
 
 def _law(g: Triples, law: dict) -> str:
     law_node = _entity(law)
+    if not g.first("law", law):
+        return law_node
     g.add(law_node, _TYPE, _P["Law"])
     _label(g, law_node, law["name"], law.get("name_en", ""))
     if law.get("parent"):
