@@ -71,6 +71,9 @@ def _typed(value: object, datatype: str) -> str:
     return '"' + str(value).translate(_ESCAPES) + '"^^<' + datatype + ">"
 
 
+_ENTITY_FIELDS = ("id", "kind", "name", "name_en", "parent", "type")  # what an entity's description is made of
+
+
 class Triples:
     """N-Triples lines (N-Quads when a graph is given), in the order added; a triple added twice is kept once."""
 
@@ -80,9 +83,9 @@ class Triples:
         self._described: set[tuple] = set()
 
     def first(self, kind: str, e: dict) -> bool:
-        """True the first time this entity (as its record has it, every field) is described here: its triples are
-        the same each time, so they are written once."""
-        key = (kind, *sorted((k, str(v)) for k, v in e.items()))
+        """True the first time this entity (as its record has it: every field its triples are made of) is described
+        here: its triples are the same each time, so they are written once."""
+        key = (kind, *(e.get(f) for f in _ENTITY_FIELDS))
         if key in self._described:
             return False
         self._described.add(key)
