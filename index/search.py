@@ -115,6 +115,7 @@ class SearchIndex:
         self._practice_column: MultiColumn | None = None
         self.encoded = 0  # passages encoded when this index was built (the rest reused or loaded)
         self.reused_rows = 0  # rows taken whole (vector, postings) from a previous index
+        self.kept_rows = np.zeros(0, dtype=np.int64)  # per row: its row in that previous index, -1 if built anew
         self._parts(_Rows([], []), np.zeros((0, encoder.dim), dtype=np.float32), np.zeros((0, 2), "S16"))
         self._bm25 = BM25()
         self._literal = LiteralIndex()
@@ -178,6 +179,7 @@ class SearchIndex:
         index._facets = Facets.of(ms)
         index.encoded = len(todo)
         index.reused_rows = int(have.sum())
+        index.kept_rows = kept
         return index
 
     @classmethod
@@ -767,7 +769,7 @@ class _VectorsByKey(Mapping):
         return len(self._rows)
 
 
-def read_manifest(directory: str | Path) -> dict:
+def read_manifest(directory: str | Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> dict:
     """The manifest of a saved index; IndexFormatError if there is none or of another format."""
     d = Path(directory)
     try:
@@ -776,7 +778,7 @@ def read_manifest(directory: str | Path) -> dict:
         raise IndexFormatError(f"{d} holds no saved index (manifest.json missing)") from None
     except (OSError, ValueError) as exc:
         raise IndexFormatError(f"{d}: unreadable manifest.json ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+    if not isinstance(manifest, dict) or manifest.get("format") not in formats:
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise IndexFormatError(f"{d}: index format {found!r}, expected {FORMAT_VERSION}")
     return manifest
@@ -789,13 +791,30 @@ def load_saved_vectors(directory: str | Path) -> SavedVectors:
     raises IndexFormatError when the files are missing or do not line up.
     """
     d = Path(directory)
-    manifest = read_manifest(d)
+    manifest = read_manifest(d, formats=(1, FORMAT_VERSION))
+    if manifest["format"] == 1:
+        return _format1_vectors(d, manifest)
     n = int(manifest.get("count", -1))
     vectors = open_array(d, "vectors", "float32", n)
     keys = open_array(d, "keys", "S16", n)
     if vectors.ndim != 2 or vectors.shape != (n, manifest["dim"]) or keys.shape != (n, 2):
         raise IndexFormatError(f"{d}: vector rows do not line up with the row keys")
     return SavedVectors(manifest["model_id"], int(manifest["dim"]), _VectorsByKey(keys, vectors))
+
+
+def _format1_vectors(d: Path, manifest: dict) -> SavedVectors:
+    """The vectors of an index saved by the previous format (records and vectors read whole, once, to upgrade)."""
+    try:
+        with open(d / "measures.jsonl", encoding="utf-8") as f:
+            stored = [json.loads(line) for line in f if line.strip()]
+        vectors = np.load(d / "vectors.npy")
+    except (OSError, ValueError) as exc:
+        raise IndexFormatError(f"{d}: unreadable measures or vectors ({exc})") from None
+    if vectors.ndim != 2 or vectors.shape != (len(stored), manifest["dim"]):
+        raise IndexFormatError(f"{d}: vector rows do not line up with measures.jsonl")
+    context = tuple(manifest.get("context", DEFAULT_CONTEXT))
+    by_key = {content_key(m, context): np.asarray(vectors[i], dtype=np.float32) for i, m in enumerate(stored)}
+    return SavedVectors(manifest["model_id"], int(manifest["dim"]), by_key)
 
 
 def _check_ids(measures: Sequence[Measure]) -> None:
