@@ -241,11 +241,14 @@ class SearchIndex:
     def get(self, measure_id: str) -> dict:
         return self._records[self._row(measure_id)]
 
-    def row_of(self, measure_id: str) -> int | None:
-        """The row of a measure, None for an id the index does not hold."""
+    def _id_table(self) -> Strings:
         if self._ids is None:
             self._ids = Strings.pack(self._records.ids(), lookup=True)
-        (row,) = self._ids.find([measure_id])
+        return self._ids
+
+    def row_of(self, measure_id: str) -> int | None:
+        """The row of a measure, None for an id the index does not hold."""
+        (row,) = self._id_table().find([measure_id])
         return None if row < 0 else int(row)
 
     def _row(self, measure_id: str) -> int:
@@ -589,6 +592,7 @@ class SearchIndex:
         d.mkdir(parents=True, exist_ok=True)
         (d / "manifest.json").unlink(missing_ok=True)
         self._records.write(d / RECORDS_FILE)
+        self._id_table().save(d, "ids")
         save_array(d, "vectors", self._vectors)
         save_array(d, "keys", self._keys)
         self._bm25.save(d)
@@ -653,6 +657,7 @@ class SearchIndex:
                 raise IndexFormatError(f"{d / 'vectors.npy'}: vectors of shape {vectors.shape}; rebuild the index")
             keys = open_array(d, "keys", "S16", n)
             index._parts(_Rows.open(d / RECORDS_FILE, n), vectors, keys)
+            index._ids = Strings.open(d, "ids", n, lookup=True)
             index._bm25 = BM25.open(d, n, int(sizes["bm25_terms"]))
             index._literal = LiteralIndex.open(d, n, int(sizes["literal_grams"]))
             index._facets = Facets.open(d, n, sizes["facets"])
