@@ -7,6 +7,7 @@ import random
 import re
 import resource
 import statistics
+import tempfile
 import time
 import tracemalloc
 
@@ -149,12 +150,28 @@ def main(argv: list[str] | None = None) -> None:
     t = time.perf_counter()
     big = SearchIndex.from_vectors(syn, vecs, encoder, backend=args.backend)
     build = time.perf_counter() - t
-    kind = "HNSW" if getattr(big._ann, "is_hnsw", False) else "flat"
-    print(f"  index build (BM25 + {args.backend} {kind}, no encoding) {build:.1f} s")
+    print(f"  index build (BM25, literal postings, facet columns; no encoding) {build:.1f} s")
     print(f"  process peak RSS {rss_mb():.0f} MiB (was {rss0:.0f} MiB before the build)")
     est = args.n / (k / enc_time)
     print(f"  encoding all {args.n} measures would take about {est / 60:.1f} min at the measured rate")
     report_latency(big, queries, f"{args.n // 1000}k")
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        big.save(tmp)
+        print(f"  save {time.perf_counter() - t:.1f} s")
+        t = time.perf_counter()
+        opened = SearchIndex.load(tmp, encoder)
+        print(f"  open (memory-mapped) {(time.perf_counter() - t) * 1000:.0f} ms")
+        plan = syn[0]["plan"]
+        changed = [m for m in syn if m["plan"] != plan] + [
+            {**m, "text": m["text"] + "（修正）"} for m in syn if m["plan"] == plan
+        ]
+        t = time.perf_counter()
+        patched = SearchIndex.build(changed, encoder, previous=opened)
+        print(
+            f"  one plan replaced ({patched.encoded} measures encoded, {patched.reused_rows} rows reused): "
+            f"{time.perf_counter() - t:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -1,51 +1,92 @@
-"""BM25 over character 1–2-grams of normalised text, in pure numpy."""
+"""BM25 over character 1–2-grams of normalised text, in pure numpy, kept as arrays that save and open memory-mapped."""
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from index.arrays import Postings, Strings, open_array, save_array
 from index.textnorm import tokens
 
 
+def term_counts(doc: str) -> Counter[str]:
+    """A document's terms with their frequencies: what BM25 keeps of it."""
+    return Counter(tokens(doc))
+
+
 class BM25:
-    """An inverted index of documents in row order; scores are BM25 (Okapi) per row."""
+    """An inverted index of documents in row order; scores are BM25 (Okapi) per row.
+
+    Terms are a string table (found by digest), postings CSR arrays with the term frequency of every entry; a
+    term no row has any more (after a patch) counts as unknown, so a patched index scores as a rebuilt one.
+    """
 
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1 = k1
         self.b = b
-        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._lengths = np.zeros(0, dtype=np.float32)
+        self._set(
+            Strings.pack([], lookup=True),
+            Postings(np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)),
+            np.zeros(0, np.float32),
+        )
 
     def __len__(self) -> int:
         return int(self._lengths.shape[0])
 
     def fit(self, docs: Iterable[str]) -> BM25:
         """Index documents; row i of every score vector is docs[i]."""
-        rows: dict[str, list[int]] = {}
-        tfs: dict[str, list[int]] = {}
-        lengths: list[int] = []
-        for row, doc in enumerate(docs):
-            counts = Counter(tokens(doc))
-            lengths.append(sum(counts.values()))
-            for term, tf in counts.items():
-                rows.setdefault(term, []).append(row)
-                tfs.setdefault(term, []).append(tf)
-        self._lengths = np.asarray(lengths, dtype=np.float32)
-        self._postings = {t: (np.asarray(rows[t], dtype=np.int32), np.asarray(tfs[t], dtype=np.float32)) for t in rows}
-        n = max(len(lengths), 1)
-        avg = float(self._lengths.mean()) if lengths else 1.0
-        # Precompute the length part of the BM25 denominator once per document.
-        self._norm = self.k1 * (1 - self.b + self.b * self._lengths / max(avg, 1e-9))
-        self._idf = {t: float(np.log(1 + (n - len(r) + 0.5) / (len(r) + 0.5))) for t, (r, _) in self._postings.items()}
+        return self.fit_counts([term_counts(d) for d in docs])
+
+    def fit_counts(self, counts: Sequence[Counter[str]]) -> BM25:
+        ids: dict[str, int] = {}
+        keys, rows, tfs = _entries(counts, ids, 0)
+        terms = Strings.pack(list(ids), lookup=True)
+        lengths = np.asarray([sum(c.values()) for c in counts], dtype=np.float32)
+        self._set(terms, Postings.from_pairs(keys, rows, len(ids), tfs), lengths)
         return self
+
+    def patched(
+        self, row_map: np.ndarray, kept_rows: np.ndarray, new_rows: np.ndarray, counts: Sequence[Counter[str]]
+    ) -> BM25:
+        """This index with rows renumbered by row_map (old row → new row, -1: gone) and new documents (their term
+        counts) at rows new_rows; kept_rows[j] is the old row of new row j, or -1 for the new documents."""
+        terms = list(self.terms)
+        ids = {t: i for i, t in enumerate(terms)}
+        keys, rows, tfs = _entries(counts, ids, 0)
+        rows = np.asarray(new_rows, dtype=np.int64)[np.asarray(rows, dtype=np.int64)]
+        n = len(kept_rows)
+        lengths = np.zeros(n, dtype=np.float32)
+        kept = kept_rows >= 0
+        lengths[kept] = np.asarray(self._lengths)[kept_rows[kept]]
+        lengths[new_rows] = np.asarray([sum(c.values()) for c in counts], dtype=np.float32)
+        out = BM25(self.k1, self.b)
+        new_terms = Strings.pack(list(ids), lookup=True) if len(ids) > len(terms) else self.terms
+        out._set(new_terms, self.postings.patched(row_map, len(ids), keys, rows, tfs), lengths)
+        return out
+
+    def _set(self, terms: Strings, postings: Postings, lengths: np.ndarray) -> None:
+        self.terms, self.postings, self._lengths = terms, postings, lengths
+        n = max(len(lengths), 1)
+        avg = float(lengths.mean()) if len(lengths) else 1.0
+        # Precompute the length part of the BM25 denominator once per document.
+        self._norm = self.k1 * (1 - self.b + self.b * np.asarray(lengths) / max(avg, 1e-9))
+        df = postings.sizes()
+        self._idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        self._df = df
+
+    def _term_ids(self, terms: Sequence[str]) -> list[int]:
+        """Row of each term in the table, -1 for terms no row has."""
+        found = self.terms.find(terms)
+        return [int(i) if i >= 0 and self._df[i] > 0 else -1 for i in found]
 
     def idf(self, term: str) -> float:
         """The term's inverse document frequency; a term no document has gets the highest there can be."""
-        known = self._idf.get(term)
-        return known if known is not None else float(np.log(1 + (len(self) + 0.5) / 0.5))
+        (i,) = self._term_ids([term])
+        return float(self._idf[i]) if i >= 0 else float(np.log(1 + (len(self) + 0.5) / 0.5))
 
     def coverage(self, units: Sequence[str]) -> np.ndarray:
         """Per row, the share of the units' total idf that the row contains (0 to 1).
@@ -54,13 +95,16 @@ class BM25:
         covers nothing anywhere, however many single characters it shares with the plans.
         """
         out = np.zeros(len(self), dtype=np.float32)
-        total = sum(self.idf(u) for u in units)
+        units = list(units)
+        ids = self._term_ids(units)
+        highest = float(np.log(1 + (len(self) + 0.5) / 0.5))
+        idfs = [float(self._idf[i]) if i >= 0 else highest for i in ids]
+        total = sum(idfs)
         if total <= 0:
             return out
-        for u in units:
-            post = self._postings.get(u)
-            if post is not None:
-                out[post[0]] += self.idf(u)
+        for i, idf in zip(ids, idfs, strict=True):
+            if i >= 0:
+                out[self.postings.get(i)] += idf
         return out / total
 
     def scores(self, query: str | Sequence[tuple[str, float]]) -> np.ndarray:
@@ -72,10 +116,38 @@ class BM25:
                 # An expansion term never outweighs the same term typed by the user.
                 weights[term] = max(weights.get(term, 0.0), w)
         out = np.zeros(len(self), dtype=np.float32)
-        for term, w in weights.items():
-            post = self._postings.get(term)
-            if post is None:
+        for (_term, w), i in zip(weights.items(), self._term_ids(list(weights)), strict=True):
+            if i < 0:
                 continue
-            rows, tf = post
-            out[rows] += w * self._idf[term] * tf * (self.k1 + 1) / (tf + self._norm[rows])
+            rows, tf = self.postings.get(i), self.postings.weight(i)
+            out[rows] += w * float(self._idf[i]) * tf * (self.k1 + 1) / (tf + self._norm[rows])
         return out
+
+    def save(self, directory: Path) -> None:
+        self.terms.save(directory, "bm25.terms")
+        self.postings.save(directory, "bm25.postings")
+        save_array(directory, "bm25.lengths", self._lengths)
+
+    @classmethod
+    def open(cls, directory: Path, rows: int, terms: int, k1: float = 1.2, b: float = 0.75) -> BM25:
+        out = cls(k1, b)
+        out._set(
+            Strings.open(directory, "bm25.terms", terms, lookup=True),
+            Postings.open(directory, "bm25.postings", terms, weighted=True),
+            open_array(directory, "bm25.lengths", "float32", rows),
+        )
+        return out
+
+
+def _entries(counts: Sequence[Counter[str]], ids: dict[str, int], first_row: int):
+    """(term id, row, frequency) of every term of every document, term ids taken from (and added to) ids."""
+    keys, rows, tfs = array("q"), array("q"), array("f")
+    for row, c in enumerate(counts, first_row):
+        keys.extend(ids.setdefault(t, len(ids)) for t in c)
+        rows.extend([row] * len(c))
+        tfs.extend(c.values())
+    return (
+        np.frombuffer(keys, dtype=np.int64) if keys else np.zeros(0, np.int64),
+        np.frombuffer(rows, dtype=np.int64) if rows else np.zeros(0, np.int64),
+        np.frombuffer(tfs, dtype=np.float32) if tfs else np.zeros(0, np.float32),
+    )

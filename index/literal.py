@@ -2,66 +2,203 @@
 
 from __future__ import annotations
 
+import mmap
 import re
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from index.arrays import Postings, Strings, open_array, save_array
+from index.errors import IndexFormatError
 from index.query import literal_key
 from index.textnorm import normalise
 
 _ASCII = re.compile(r"[a-z0-9 .\-+]+")
+CACHE_SIZE = 1024  # phrases whose rows are remembered (vocabulary synonyms recur from query to query)
+
+
+def literal_forms(text: str) -> tuple[str, str]:
+    """The two forms a row is matched in: normalised without spaces (CJK phrases broken by line breaks still match)
+    and normalised with token spaces around (ASCII words match whole)."""
+    norm = normalise(text)
+    return norm.replace(" ", ""), f" {norm} "
 
 
 class LiteralIndex:
-    """The normalised texts of the rows, with the rows of every character pair (and ASCII word) in them."""
+    """The normalised texts of the rows (two UTF-8 blobs), with the rows of every character pair (and ASCII word)."""
 
-    def __init__(self, texts: Iterable[str]) -> None:
-        self._flat: list[str] = []  # normalised, spaces removed: CJK phrases broken by line breaks still match
-        self._padded: list[str] = []  # normalised with token spaces: ASCII words match whole
-        postings: dict[str, list[int]] = {}
-        for row, text in enumerate(texts):
-            norm = normalise(text)
-            flat = norm.replace(" ", "")
-            self._flat.append(flat)
-            self._padded.append(f" {norm} ")
-            for gram in set(_grams(flat)):
-                postings.setdefault(gram, []).append(row)
-        self._postings = {g: np.asarray(r, dtype=np.int32) for g, r in postings.items()}
+    def __init__(self, texts: Iterable[str] = ()) -> None:
+        forms = [literal_forms(t) for t in texts]
+        ids: dict[str, int] = {}
+        keys, rows = _entries([f for f, _ in forms], ids)
+        self._set(
+            [f for f, _ in forms],
+            [p for _, p in forms],
+            Strings.pack(list(ids), lookup=True),
+            Postings.from_pairs(keys, rows, len(ids)),
+        )
+
+    def _set(self, flat, padded, grams: Strings, postings: Postings) -> None:
+        """flat and padded: lists of str (built) or (buffer, offsets) pairs (opened)."""
+        if isinstance(flat, list):
+            self._flat = _Texts.of(flat)
+            self._padded = _Texts.of(padded)
+        else:
+            self._flat, self._padded = flat, padded
+        self.grams, self.postings = grams, postings
+        self._cache: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self._flat)
 
     def contains(self, phrase: str) -> np.ndarray:
         """Boolean mask of the rows whose text contains the phrase (normalised; ASCII words as whole words)."""
-        key = literal_key(phrase)
         out = np.zeros(len(self), dtype=bool)
-        if not key:
-            return out
-        rows = self._candidates(key)
-        norm = normalise(phrase)
-        if _ASCII.fullmatch(norm):
-            padded = f" {norm} "
-            hits = [r for r in rows.tolist() if padded in self._padded[r]]
-        else:
-            hits = [r for r in rows.tolist() if key in self._flat[r]]
-        out[hits] = True
+        out[self.rows(phrase)] = True
         return out
 
-    def document_frequency(self, phrase: str) -> int:
-        return int(self.contains(phrase).sum())
+    def rows(self, phrase: str) -> np.ndarray:
+        """The rows whose text contains the phrase, ascending."""
+        hit = self._cache.get(phrase)
+        if hit is None:
+            hit = self._rows(phrase)
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[phrase] = hit
+        return hit
 
-    def _candidates(self, key: str) -> np.ndarray:
-        grams = set(_grams(key))
+    def _rows(self, phrase: str) -> np.ndarray:
+        key = literal_key(phrase)
+        if not key:
+            return np.zeros(0, dtype=np.int64)
+        grams = list(dict.fromkeys(_grams(key)))
+        cands = self._candidates(grams)
+        norm = normalise(phrase)
+        if _ASCII.fullmatch(norm):
+            texts, needle = self._padded, f" {norm} ".encode()
+        elif len(grams) == 1 and len(key) <= 2:
+            return cands  # a pair (or one character) is exactly what its postings hold
+        else:
+            texts, needle = self._flat, key.encode("utf-8")
+        return np.asarray([r for r in cands.tolist() if needle in texts.raw(r)], dtype=np.int64)
+
+    def document_frequency(self, phrase: str) -> int:
+        return len(self.rows(phrase))
+
+    def _candidates(self, grams: Sequence[str]) -> np.ndarray:
+        ids = self.grams.find(grams)
+        if (ids < 0).any():
+            return np.zeros(0, dtype=np.int64)
         rows: np.ndarray | None = None
-        for g in sorted(grams, key=lambda g: len(self._postings.get(g, ()))):
-            post = self._postings.get(g)
-            if post is None:
-                return np.zeros(0, dtype=np.int64)
+        for g in sorted(ids.tolist(), key=self.postings.size):
+            post = np.asarray(self.postings.get(g), dtype=np.int64)
             rows = post if rows is None else np.intersect1d(rows, post, assume_unique=True)
             if not len(rows):
                 break
         return rows if rows is not None else np.arange(len(self), dtype=np.int64)
+
+    def patched(
+        self, row_map: np.ndarray, kept_rows: np.ndarray, new_rows: np.ndarray, texts: Sequence[str]
+    ) -> LiteralIndex:
+        """This index with rows renumbered by row_map (-1: gone) and new texts at new_rows (see BM25.patched)."""
+        forms = [literal_forms(t) for t in texts]
+        ids = {g: i for i, g in enumerate(self.grams)}
+        keys, rows = _entries([f for f, _ in forms], ids)
+        rows = np.asarray(new_rows, dtype=np.int64)[rows]
+        flat: list[bytes] = []
+        padded: list[bytes] = []
+        fresh = dict(zip(np.asarray(new_rows).tolist(), forms, strict=True))
+        for j, old in enumerate(np.asarray(kept_rows).tolist()):
+            if old >= 0:
+                flat.append(self._flat.raw(old))
+                padded.append(self._padded.raw(old))
+            else:
+                f, p = fresh[j]
+                flat.append(f.encode("utf-8"))
+                padded.append(p.encode("utf-8"))
+        out = LiteralIndex.__new__(LiteralIndex)
+        grams = Strings.pack(list(ids), lookup=True) if len(ids) > len(self.grams) else self.grams
+        out._set(
+            _Texts.of_bytes(flat), _Texts.of_bytes(padded), grams, self.postings.patched(row_map, len(ids), keys, rows)
+        )
+        return out
+
+    def save(self, directory: Path) -> None:
+        self._flat.save(directory, "literal.flat")
+        self._padded.save(directory, "literal.padded")
+        self.grams.save(directory, "literal.grams")
+        self.postings.save(directory, "literal.postings")
+
+    @classmethod
+    def open(cls, directory: Path, rows: int, grams: int) -> LiteralIndex:
+        out = cls.__new__(cls)
+        out._set(
+            _Texts.open(directory, "literal.flat", rows),
+            _Texts.open(directory, "literal.padded", rows),
+            Strings.open(directory, "literal.grams", grams, lookup=True),
+            Postings.open(directory, "literal.postings", grams),
+        )
+        return out
+
+
+class _Texts:
+    """Row texts as one UTF-8 buffer (bytes when built, a read-only mmap of a .bin file when opened)."""
+
+    def __init__(self, data, offsets: np.ndarray) -> None:
+        self.data, self.offsets = data, offsets
+        self._o = None
+
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> _Texts:
+        return cls.of_bytes([t.encode("utf-8") for t in texts])
+
+    @classmethod
+    def of_bytes(cls, data: Sequence[bytes]) -> _Texts:
+        offsets = np.zeros(len(data) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in data], out=offsets[1:])
+        return cls(b"".join(data), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def raw(self, row: int) -> bytes:
+        if self._o is None:
+            self._o = self.offsets.tolist()
+        return self.data[self._o[row] : self._o[row + 1]]
+
+    def save(self, directory: Path, name: str) -> None:
+        (directory / f"{name}.bin").write_bytes(bytes(self.data))
+        save_array(directory, f"{name}.offsets", self.offsets)
+
+    @classmethod
+    def open(cls, directory: Path, name: str, rows: int) -> _Texts:
+        offsets = open_array(directory, f"{name}.offsets", "int64", rows + 1)
+        path = directory / f"{name}.bin"
+        try:
+            with open(path, "rb") as f:
+                size = f.seek(0, 2)
+                if size != int(offsets[-1]):
+                    raise IndexFormatError(
+                        f"{path}: {size} bytes, the index expects {int(offsets[-1])}; rebuild the index"
+                    )
+                data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        except FileNotFoundError:
+            raise IndexFormatError(f"{path}: missing from the saved index; rebuild the index") from None
+        return cls(data, offsets)
+
+
+def _entries(flats: Sequence[str], ids: dict[str, int]):
+    keys, rows = array("q"), array("q")
+    for row, flat in enumerate(flats):
+        grams = set(_grams(flat))
+        keys.extend(ids.setdefault(g, len(ids)) for g in grams)
+        rows.extend([row] * len(grams))
+    return (
+        np.frombuffer(keys, dtype=np.int64) if keys else np.zeros(0, np.int64),
+        np.frombuffer(rows, dtype=np.int64) if rows else np.zeros(0, np.int64),
+    )
 
 
 def _grams(flat: str) -> list[str]:

@@ -50,13 +50,22 @@ def content_key(m: Measure, context: tuple[str, ...] = DEFAULT_CONTEXT) -> str:
     return hashlib.sha256(passage_text(m, context).encode("utf-8")).hexdigest()[:32]
 
 
+def record_digest(m: Measure) -> str:
+    """A digest of one record (key order aside): equal digests, equal records, so an index row can be reused."""
+    line = json.dumps(m, ensure_ascii=False, sort_keys=True) + "\n"
+    return hashlib.sha256(line.encode("utf-8")).hexdigest()[:16]
+
+
+def corpus_hash_of_digests(digests: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    for d in sorted(digests):
+        h.update(d.encode("ascii") + b"\n")
+    return h.hexdigest()
+
+
 def corpus_hash(measures: Iterable[Measure]) -> str:
     """A digest of the whole corpus, independent of record order and key order."""
-    h = hashlib.sha256()
-    for line in sorted(json.dumps(m, ensure_ascii=False, sort_keys=True) for m in measures):
-        h.update(line.encode("utf-8"))
-        h.update(b"\n")
-    return h.hexdigest()
+    return corpus_hash_of_digests(record_digest(m) for m in measures)
 
 
 def read_jsonl(path: str | Path) -> list[dict]:

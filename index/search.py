@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -10,11 +11,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from index.backends import VectorIndex, load_vector_index, make_vector_index
+from index.arrays import RowFile, Strings, open_array, save_array
 from index.encoders import Encoder, l2_normalise
 from index.errors import IndexFormatError, IndexMismatchError, UnknownMeasureError
+from index.facets import UNKNOWN, Facets, MultiColumn  # noqa: F401 (UNKNOWN: the year facet of plans stating none)
 from index.fusion import FusionParams, fuse
-from index.lexical import BM25
+from index.lexical import BM25, term_counts
 from index.literal import LiteralIndex
 from index.measures import (
     CONTEXT_FIELDS,
@@ -22,11 +24,10 @@ from index.measures import (
     Measure,
     content_key,
     corpus_hash,
+    corpus_hash_of_digests,
     lexical_text,
     literal_text,
     passage_text,
-    read_jsonl,
-    write_jsonl,
 )
 from index.query import ParsedQuery, parse_query
 from index.relevance import FEATURES, calibration_for
@@ -35,8 +36,7 @@ from index.vocab import Vocabulary, load_vocabulary
 
 Mode = Literal["hybrid", "lexical", "dense", "literal"]
 MODES = ("hybrid", "lexical", "dense", "literal")
-UNKNOWN = "none"  # the facet value of a measure whose plan states no year
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: arrays opened memory-mapped (1 read everything and rebuilt the postings)
 FILTER_FIELDS = ("agency", "year", "framework_item", "unit", "system", "practice_type")
 
 
@@ -83,7 +83,13 @@ class UpdateStats:
 
 
 class SearchIndex:
-    """Measures in row order, their unit vectors, a vector index over them and a BM25 index."""
+    """Measures in row order, their unit vectors, BM25 and literal postings and the facet columns.
+
+    Every part is a set of flat arrays: save() writes them as .npy files and load() opens them memory-mapped, so
+    opening costs the same at any corpus size and a query reads only the pages it touches. Records are parsed only
+    for the hits shown. Similar measures are found by an exact scan of the vectors (a 100k-row scan takes a few
+    milliseconds, less than building an approximate index would cost every build).
+    """
 
     def __init__(
         self,
@@ -99,17 +105,21 @@ class SearchIndex:
             raise ValueError(f"unknown context field(s) {sorted(unknown)}; known: {', '.join(CONTEXT_FIELDS)}")
         self.context = tuple(context)
         self.encoder = encoder
-        self.backend = backend
+        self.backend = backend  # kept in the manifest for older readers; vectors are scanned exactly
         self.vocabulary = vocabulary or load_vocabulary()
         self.fusion = fusion or FusionParams()
         self.query_params = query or QueryParams()
-        self._measures: list[dict] = []
-        self._vectors = np.zeros((0, encoder.dim), dtype=np.float32)
         self._label_vectors: dict[str, np.ndarray] = {}
         self._practices = None
         self._practice_membership: Mapping[str, Sequence[str]] | None = None
+        self._practice_column: MultiColumn | None = None
         self.encoded = 0  # passages encoded when this index was built (the rest reused or loaded)
-        self._reindex()
+        self.reused_rows = 0  # rows taken whole (vector, postings) from a previous index
+        self.kept_rows = np.zeros(0, dtype=np.int64)  # per row: its row in that previous index, -1 if built anew
+        self._parts(_Rows([], []), np.zeros((0, encoder.dim), dtype=np.float32), np.zeros((0, 2), "S16"))
+        self._bm25 = BM25()
+        self._literal = LiteralIndex()
+        self._facets = Facets.of([])
 
     # ----- building -----
 
@@ -120,27 +130,56 @@ class SearchIndex:
         encoder: Encoder,
         backend: str = "faiss",
         reuse: Mapping[str, np.ndarray] | None = None,
+        previous: SearchIndex | None = None,
         **kwargs: Any,
     ) -> SearchIndex:
         """Embed every measure with its context and index it lexically and densely.
 
         reuse: vectors by content key (content_key, e.g. SavedVectors.by_key of an index saved with the same
         encoder); a measure whose embedded text has one is not encoded again. `encoded` tells how many were.
+        previous: an index (e.g. the last build's, opened) whose rows of records unchanged here are taken whole
+        (vector and postings), so only changed measures are tokenised; the result equals a build from scratch.
         """
         index = cls(encoder, backend=backend, **kwargs)
         ms = [dict(m) for m in measures]
         _check_ids(ms)
-        reuse = reuse or {}
-        keys = [content_key(m, index.context) for m in ms]
-        todo = [j for j, key in enumerate(keys) if key not in reuse]
+        lines = [_line(m) for m in ms]
+        keys = np.array(
+            [[_digest(b), content_key(m, index.context)[:16]] for b, m in zip(lines, ms, strict=True)], dtype="S16"
+        ).reshape(len(ms), 2)
+        usable = (
+            previous is not None
+            and (previous.encoder.model_id, previous.encoder.dim) == (encoder.model_id, encoder.dim)
+            and previous.context == index.context
+        )
+        old_rows = previous._row_keys() if usable else {}
+        kept = np.array([old_rows.get(bytes(k), -1) for k in keys[:, 0]], dtype=np.int64)
         vectors = np.zeros((len(ms), encoder.dim), dtype=np.float32)
+        have = kept >= 0
+        if have.any():
+            vectors[have] = previous._vectors[kept[have]]
+        by_content = previous._by_content() if usable else {}
+        reuse = reuse or {}
+        todo = []
+        for j in np.flatnonzero(~have).tolist():
+            ck = content_key(ms[j], index.context)
+            if ck in reuse:
+                vectors[j] = reuse[ck]
+            elif bytes(keys[j, 1]) in by_content:
+                vectors[j] = previous._vectors[by_content[bytes(keys[j, 1])]]
+            else:
+                todo.append(j)
         if todo:
             vectors[todo] = _encode_passages(encoder, [ms[j] for j in todo], index.context)
-        for j, key in enumerate(keys):
-            if key in reuse:
-                vectors[j] = reuse[key]
-        index._set(ms, vectors)
+        index._parts(_Rows(ms, lines), vectors, keys)
+        if usable and have.any():
+            index._patch_postings(previous, kept, ms)
+        else:
+            index._postings_of(ms)
+        index._facets = Facets.of(ms)
         index.encoded = len(todo)
+        index.reused_rows = int(have.sum())
+        index.kept_rows = kept
         return index
 
     @classmethod
@@ -148,80 +187,106 @@ class SearchIndex:
         cls, measures: Iterable[Measure], vectors: np.ndarray, encoder: Encoder, backend: str = "faiss", **kwargs: Any
     ) -> SearchIndex:
         """An index of measures whose passage vectors were computed elsewhere (same encoder, row order)."""
-        index = cls(encoder, backend=backend, **kwargs)
         ms = [dict(m) for m in measures]
-        _check_ids(ms)
         v = np.asarray(vectors, dtype=np.float32)
         if v.shape != (len(ms), encoder.dim):
             raise ValueError(f"expected vectors of shape ({len(ms)}, {encoder.dim}), got {v.shape}")
-        index._set(ms, l2_normalise(v))
+        v = l2_normalise(v)
+        reuse = {content_key(m, tuple(kwargs.get("context", DEFAULT_CONTEXT))): v[i] for i, m in enumerate(ms)}
+        index = cls.build(ms, encoder, backend=backend, reuse=reuse, **kwargs)
+        index._vectors = np.ascontiguousarray(v)  # exactly the rows given, duplicates of one text included
         return index
 
-    def _set(self, measures: list[dict], vectors: np.ndarray) -> None:
-        self._measures = measures
-        self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self._reindex()
-
-    def _reindex(self, ann: VectorIndex | None = None) -> None:
-        self._rows = {m["id"]: i for i, m in enumerate(self._measures)}
-        self._agencies = np.array([m.get("agency") or "" for m in self._measures], dtype=object)
-        if ann is None:
-            ann = make_vector_index(self.backend, self.encoder.dim)
-            if self._measures:
-                ann.add([m["id"] for m in self._measures], self._vectors)
-        self._ann = ann
-        self._bm25 = BM25().fit(lexical_text(m) for m in self._measures)
-        self._literal = LiteralIndex(literal_text(m) for m in self._measures)
-        self._practices = None
+    def _parts(self, records, vectors: np.ndarray, keys: np.ndarray) -> None:
+        self._records = records
+        self._vectors = vectors if isinstance(vectors, np.memmap) else np.ascontiguousarray(vectors, dtype=np.float32)
+        self._keys = keys  # per row: digest of the record, and the content key of what is embedded
+        self._ids: Strings | None = None
         self._profiles: np.ndarray | None = None
-        self._facets = _facets(self._measures)
-        self._count_facets = _facets(self._measures, by_name=False)
+        self._practices = None
+        self._practice_column = None
+
+    def _postings_of(self, ms: Sequence[dict]) -> None:
+        self._bm25 = BM25().fit_counts([term_counts(lexical_text(m)) for m in ms])
+        self._literal = LiteralIndex(literal_text(m) for m in ms)
+
+    def _patch_postings(self, previous: SearchIndex, kept: np.ndarray, ms: Sequence[dict]) -> None:
+        """Postings of the rows kept from the previous index renumbered, those of the other rows added."""
+        row_map = np.full(len(previous), -1, dtype=np.int64)
+        have = kept >= 0
+        row_map[kept[have]] = np.flatnonzero(have)
+        new_rows = np.flatnonzero(~have)
+        fresh = [ms[j] for j in new_rows.tolist()]
+        self._bm25 = previous._bm25.patched(row_map, kept, new_rows, [term_counts(lexical_text(m)) for m in fresh])
+        self._literal = previous._literal.patched(row_map, kept, new_rows, [literal_text(m) for m in fresh])
+
+    def _row_keys(self) -> dict[bytes, int]:
+        return {bytes(k): i for i, k in enumerate(self._keys[:, 0])}
+
+    def _by_content(self) -> dict[bytes, int]:
+        return {bytes(k): i for i, k in enumerate(self._keys[:, 1])}
 
     def __len__(self) -> int:
-        return len(self._measures)
+        return len(self._records)
 
     @property
     def measures(self) -> list[dict]:
-        return self._measures
+        """Every record, parsed (for small corpora and tools; a query reads only the records it shows)."""
+        return self._records.all()
 
     @property
     def vectors(self) -> np.ndarray:
         return self._vectors
 
     def get(self, measure_id: str) -> dict:
-        return self._measures[self._row(measure_id)]
+        return self._records[self._row(measure_id)]
+
+    def _id_table(self) -> Strings:
+        if self._ids is None:
+            self._ids = Strings.pack(self._records.ids(), lookup=True)
+        return self._ids
+
+    def row_of(self, measure_id: str) -> int | None:
+        """The row of a measure, None for an id the index does not hold."""
+        (row,) = self._id_table().find([measure_id])
+        return None if row < 0 else int(row)
 
     def _row(self, measure_id: str) -> int:
-        try:
-            return self._rows[measure_id]
-        except KeyError:
-            raise UnknownMeasureError(measure_id) from None
+        row = self.row_of(measure_id)
+        if row is None:
+            raise UnknownMeasureError(measure_id)
+        return row
+
+    def record(self, row: int) -> dict:
+        return self._records[row]
 
     # ----- practice types -----
 
     def set_practice_membership(self, membership: Mapping[str, Sequence[str]] | None) -> None:
         """Use these practice types per measure id for the practice_type filter (None: computed)."""
         self._practice_membership = membership
-        self._facets.pop("practice_type", None)
+        self._practice_column = None
 
     def practice_scheme(self):
         """Practice types clustered from this corpus (see index.practices), computed once."""
         if self._practices is None:
             from index.practices import build_scheme
 
-            self._practices = build_scheme(self._measures, self._vectors, self.vocabulary)
+            self._practices = build_scheme(self.measures, np.asarray(self._vectors), self.vocabulary)
         return self._practices
 
-    def _practice_facet(self) -> dict[str, np.ndarray]:
-        if "practice_type" not in self._facets:
+    def _practice_facet(self) -> MultiColumn:
+        if self._practice_column is None:
             membership = self._practice_membership or self.practice_scheme().membership
-            rows: dict[str, list[int]] = {}
-            for mid, types in membership.items():
-                if mid in self._rows:
-                    for t in types:
-                        rows.setdefault(t, []).append(self._rows[mid])
-            self._facets["practice_type"] = {t: np.asarray(r, dtype=np.int64) for t, r in rows.items()}
-        return self._facets["practice_type"]
+            self._practice_column = MultiColumn.of(
+                [[{"id": t} for t in membership.get(mid) or []] for mid in self._records.ids()], by_name=False
+            )
+        return self._practice_column
+
+    def practice_types_of(self, row: int) -> list[str]:
+        """The practice type ids of a row, primary first."""
+        col = self._practice_facet()
+        return [col.labels()[int(c)] for c in col.per_row.get(row)]
 
     # ----- filters -----
 
@@ -249,15 +314,13 @@ class SearchIndex:
             if value is None or value == [] or value == ():
                 continue
             values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
-            facet = self._practice_facet() if name == "practice_type" else self._facets[name]
+            keys = [_facet_key(self._practice_id(v) if name == "practice_type" else v) for v in values]
             if name == "practice_type":
-                values = [self._practice_id(v) for v in values]
-            m = np.zeros(len(self), dtype=bool)
-            for v in values:
-                rows = facet.get(_facet_key(v))
-                if rows is not None:
-                    m[rows] = True
-            masks[name] = m
+                masks[name] = self._practice_facet().mask(keys, len(self))
+            elif name in self._facets.single:
+                masks[name] = self._facets.single[name].mask(keys)
+            else:
+                masks[name] = self._facets.multi[name].mask(keys, len(self))
         return masks
 
     def _facet_counts(self, match: np.ndarray, masks: Mapping[str, np.ndarray]) -> dict[str, dict[str, int]]:
@@ -268,9 +331,11 @@ class SearchIndex:
             for other, m in masks.items():
                 if other != name:
                     sel &= m
-            facet = self._practice_facet() if name == "practice_type" else self._count_facets[name]
-            counts = {v: int(sel[rows].sum()) for v, rows in facet.items()}
-            out[name] = {v: n for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n}
+            if name == "practice_type":
+                col = self._practice_facet()
+            else:
+                col = self._facets.single.get(name) or self._facets.multi[name]
+            out[name] = col.counts(sel)
         return out
 
     def _practice_id(self, value: str) -> str:
@@ -439,7 +504,7 @@ class SearchIndex:
         return self._label_vectors[practice_id]
 
     def _hit(self, row: int, score: float, dense: float | None, lex: float | None) -> dict:
-        out = dict(self._measures[row])
+        out = dict(self._records[row])
         out["score"] = score
         out["dense_score"] = None if dense is None else float(dense)
         out["lexical_score"] = None if lex is None else float(lex)
@@ -450,15 +515,17 @@ class SearchIndex:
     def similar(self, measure_id: str, k: int = 5, mode: Mode = "hybrid") -> list[dict]:
         """The k measures of OTHER agencies most like this one, best first, with scores."""
         row = self._row(measure_id)
-        mask = self._agencies != self._agencies[row]
+        agencies = np.asarray(self._facets.single["agency"].codes)
+        mask = agencies != agencies[row]
         if not mask.any():
             return []
-        q = self._vectors[row]
+        q = np.asarray(self._vectors[row])
         depth = max(self.fusion.depth, k)
-        cands = {self._rows[mid] for mid, _ in self._ann.search(q, depth if mode != "dense" else k, mask)[0]}
+        cos = np.where(mask, self._vectors @ q, -np.inf)
+        cands = set(_top_k(cos, depth if mode != "dense" else k).tolist())
         lex_all = None
         if mode != "dense":
-            lex_all = self._bm25.scores(lexical_text(self._measures[row]))
+            lex_all = self._bm25.scores(lexical_text(self._records[row]))
             lex_all[~mask] = 0.0
             cands.update(_top_rows(lex_all, depth).tolist())
         rows = np.asarray(sorted(cands), dtype=np.int64)
@@ -479,9 +546,9 @@ class SearchIndex:
 
             ids = {p.id: j for j, p in enumerate(self.vocabulary.practices)}
             prof = np.zeros((len(self), max(len(ids), 1)), dtype=np.float32)
-            for mid, scored in keyword_types(self._measures, self.vocabulary).items():
+            for row, scored in enumerate(keyword_types(self.measures, self.vocabulary).values()):
                 for pid, sc in scored:
-                    prof[self._rows[mid], ids[pid]] = sc
+                    prof[row, ids[pid]] = sc
             norms = np.linalg.norm(prof, axis=1, keepdims=True)
             self._profiles = prof / np.maximum(norms, 1e-12)
         return self._profiles
@@ -495,47 +562,63 @@ class SearchIndex:
         if len(plans) != 1 or None in plans:
             raise ValueError(f"update takes the records of exactly one plan, got plans {sorted(map(str, plans))}")
         (plan_id,) = plans
-        keep = [i for i, m in enumerate(self._measures) if m.get("plan") != plan_id]
-        kept_ids = {self._measures[i]["id"] for i in keep}
+        current = self.measures
+        keep = [m for m in current if m.get("plan") != plan_id]
+        kept_ids = {m["id"] for m in keep}
         clash = [m["id"] for m in new if m["id"] in kept_ids]
         if clash:
             raise ValueError(f"measure ids of plan {plan_id} already belong to other plans: {clash[:5]}")
         _check_ids(new)
-        keep_set = set(keep)
-        old = {
-            content_key(self._measures[i], self.context): self._vectors[i]
-            for i in range(len(self))
-            if i not in keep_set
-        }
-        todo = [j for j, m in enumerate(new) if content_key(m, self.context) not in old]
-        todo_set = set(todo)
-        vecs = np.zeros((len(new), self.encoder.dim), dtype=np.float32)
-        if todo:
-            vecs[todo] = _encode_passages(self.encoder, [new[j] for j in todo], self.context)
-        for j, m in enumerate(new):
-            if j not in todo_set:
-                vecs[j] = old[content_key(m, self.context)]
-        removed = len(self) - len(keep)
-        self._set([self._measures[i] for i in keep] + new, np.concatenate([self._vectors[keep], vecs]))
-        return UpdateStats(plan_id, removed, len(new), len(todo))
+        other = len(keep)
+        patched = SearchIndex.build(
+            keep + new,
+            self.encoder,
+            previous=self,
+            vocabulary=self.vocabulary,
+            fusion=self.fusion,
+            query=self.query_params,
+            context=self.context,
+        )
+        membership = self._practice_membership
+        self.__dict__.update(patched.__dict__)
+        self._practice_membership = membership
+        return UpdateStats(plan_id, len(current) - other, len(new), patched.encoded)
 
-    def save(self, directory: str | Path) -> None:
-        """Write manifest, measures, vectors and the vector index into a directory."""
+    def save(self, directory: str | Path, extra: Mapping[str, Any] | None = None) -> None:
+        """Write the manifest (last: a folder without one is no index), the records, vectors and every posting
+        list and facet column as arrays that load() memory-maps. extra: more manifest entries (e.g. the build's
+        generation)."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        write_jsonl(d / "measures.jsonl", self._measures)
-        np.save(d / "vectors.npy", self._vectors)
-        self._ann.save(d / "ann")
+        (d / "manifest.json").unlink(missing_ok=True)
+        self._records.write(d / RECORDS_FILE)
+        self._id_table().save(d, "ids")
+        save_array(d, "vectors", self._vectors)
+        save_array(d, "keys", self._keys)
+        self._bm25.save(d)
+        self._literal.save(d)
+        self._facets.save(d)
+        sizes = {
+            "bm25_terms": len(self._bm25.terms),
+            "literal_grams": len(self._literal.grams),
+            "facets": self._facets.sizes(),
+        }
+        if self._practice_membership is not None:
+            col = self._practice_facet()
+            col.save(d, "practice_type")
+            sizes["practice_type"] = col.sizes()
         manifest = {
             "format": FORMAT_VERSION,
             "model_id": self.encoder.model_id,
             "dim": self.encoder.dim,
-            "corpus_hash": corpus_hash(self._measures),
+            "corpus_hash": _keys_hash(self._keys),
             "backend": self.backend,
             "context": list(self.context),
             "count": len(self),
+            "sizes": sizes,
             "fusion": asdict(self.fusion),
             "query": asdict(self.query_params),
+            **(extra or {}),
         }
         (d / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
@@ -547,7 +630,8 @@ class SearchIndex:
         measures: Iterable[Measure] | None = None,
         vocabulary: Vocabulary | None = None,
     ) -> SearchIndex:
-        """Read a saved index; raises IndexMismatchError if the encoder or the given corpus differ."""
+        """Open a saved index memory-mapped; IndexMismatchError if the encoder or the given corpus differ,
+        IndexFormatError naming the file when a part is missing or damaged."""
         d = Path(directory)
         manifest = read_manifest(d)
         if manifest["model_id"] != encoder.model_id:
@@ -558,9 +642,6 @@ class SearchIndex:
             given = corpus_hash(measures)
             if given != manifest["corpus_hash"]:
                 raise IndexMismatchError("corpus hash", manifest["corpus_hash"], given, str(d))
-        stored = read_jsonl(d / "measures.jsonl")
-        if corpus_hash(stored) != manifest["corpus_hash"]:
-            raise IndexFormatError(f"{d}: measures.jsonl does not match the manifest's corpus hash")
         index = cls(
             encoder,
             backend=manifest["backend"],
@@ -569,13 +650,96 @@ class SearchIndex:
             query=_known(QueryParams, manifest.get("query", {})),
             context=tuple(manifest.get("context", DEFAULT_CONTEXT)),
         )
-        index._measures = stored
-        index._vectors = np.load(d / "vectors.npy")
-        ann = load_vector_index(d / "ann")
-        if ann.ids != [m["id"] for m in stored] or len(index._vectors) != len(stored):
-            raise IndexFormatError(f"{d}: vector rows do not line up with measures.jsonl")
-        index._reindex(ann)
+        try:
+            n, sizes = int(manifest["count"]), manifest["sizes"]
+            vectors = open_array(d, "vectors", "float32", n)
+            if vectors.ndim != 2 or vectors.shape[1] != encoder.dim:
+                raise IndexFormatError(f"{d / 'vectors.npy'}: vectors of shape {vectors.shape}; rebuild the index")
+            keys = open_array(d, "keys", "S16", n)
+            index._parts(_Rows.open(d / RECORDS_FILE, n), vectors, keys)
+            index._ids = Strings.open(d, "ids", n, lookup=True)
+            index._bm25 = BM25.open(d, n, int(sizes["bm25_terms"]))
+            index._literal = LiteralIndex.open(d, n, int(sizes["literal_grams"]))
+            index._facets = Facets.open(d, n, sizes["facets"])
+            if "practice_type" in sizes:
+                s = sizes["practice_type"]
+                index._practice_column = MultiColumn.open(d, "practice_type", n, int(s["values"]), int(s["keys"]))
+                index._practice_membership = _Membership(index)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, IndexFormatError):
+                raise
+            raise IndexFormatError(f"{d / 'manifest.json'}: incomplete ({exc!r}); rebuild the index") from None
+        if keys.shape != (n, 2):
+            raise IndexFormatError(f"{d / 'keys.npy'}: of shape {keys.shape}, expected ({n}, 2); rebuild the index")
         return index
+
+
+class _Rows:
+    """The records of an index in row order: a list while building, a RowFile (parsed on demand) when opened."""
+
+    def __init__(self, records: list[dict] | None, lines: list[bytes] | None, file: RowFile | None = None) -> None:
+        self._list, self._lines, self._file = records, lines, file
+        self._ids: list[str] | None = None
+
+    @classmethod
+    def open(cls, path: Path, n: int) -> _Rows:
+        return cls(None, None, RowFile.open(path, "records.offsets", n))
+
+    def __len__(self) -> int:
+        return len(self._list) if self._list is not None else len(self._file)
+
+    def __getitem__(self, row: int) -> dict:
+        return self._list[row] if self._list is not None else self._file[row]
+
+    def all(self) -> list[dict]:
+        if self._list is None:
+            self._list = [json.loads(b) for b in self._file.all_lines()]
+        return self._list
+
+    def ids(self) -> list[str]:
+        if self._ids is None:
+            self._ids = [m["id"] for m in self.all()]
+        return self._ids
+
+    def write(self, path: Path) -> None:
+        lines = self._lines if self._lines is not None else self._file.all_lines()
+        RowFile.write(path, lines, "records.offsets")
+
+
+class _Membership(Mapping):
+    """The practice types of a saved index's measures by id, read from its column (for set_practice_membership's
+    callers that only test for one)."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, measure_id: str) -> list[str]:
+        row = self._index.row_of(measure_id)
+        if row is None:
+            raise KeyError(measure_id)
+        return self._index.practice_types_of(row)
+
+    def __iter__(self):
+        return iter(self._index._records.ids())
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+RECORDS_FILE = "records.jsonl"
+
+
+def _line(m: Mapping) -> bytes:
+    return (json.dumps(m, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _digest(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()[:16]
+
+
+def _keys_hash(keys: np.ndarray) -> str:
+    """The corpus hash of an index from its row digests (index.measures.corpus_hash computes the same)."""
+    return corpus_hash_of_digests(bytes(k).decode("ascii") for k in keys[:, 0])
 
 
 @dataclass(frozen=True)
@@ -584,13 +748,33 @@ class SavedVectors:
 
     model_id: str
     dim: int
-    by_key: dict[str, np.ndarray]
+    by_key: Mapping[str, np.ndarray]
 
     def usable_with(self, encoder: Encoder) -> bool:
         return self.model_id == encoder.model_id and self.dim == encoder.dim
 
 
-def read_manifest(directory: str | Path) -> dict:
+class _VectorsByKey(Mapping):
+    """Saved vectors looked up by content key (the prefix the index keeps), read from the memory map on use."""
+
+    def __init__(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        self._rows = {bytes(k).decode("ascii"): i for i, k in enumerate(keys[:, 1])}
+        self._vectors = vectors
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return np.asarray(self._vectors[self._rows[key[:16]]], dtype=np.float32)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key[:16] in self._rows
+
+    def __iter__(self):
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+def read_manifest(directory: str | Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> dict:
     """The manifest of a saved index; IndexFormatError if there is none or of another format."""
     d = Path(directory)
     try:
@@ -599,7 +783,7 @@ def read_manifest(directory: str | Path) -> dict:
         raise IndexFormatError(f"{d} holds no saved index (manifest.json missing)") from None
     except (OSError, ValueError) as exc:
         raise IndexFormatError(f"{d}: unreadable manifest.json ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+    if not isinstance(manifest, dict) or manifest.get("format") not in formats:
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise IndexFormatError(f"{d}: index format {found!r}, expected {FORMAT_VERSION}")
     return manifest
@@ -608,13 +792,26 @@ def read_manifest(directory: str | Path) -> dict:
 def load_saved_vectors(directory: str | Path) -> SavedVectors:
     """What a saved index can lend a new build: its vectors by the content key of each measure's embedded text.
 
-    Reads only the manifest, the measures and the vectors (no vector index, no BM25), so it is cheap whatever
-    the corpus size; raises IndexFormatError when the files are missing or do not line up.
+    Reads only the manifest and the row keys, and maps the vectors, so it is cheap whatever the corpus size;
+    raises IndexFormatError when the files are missing or do not line up.
     """
     d = Path(directory)
-    manifest = read_manifest(d)
+    manifest = read_manifest(d, formats=(1, FORMAT_VERSION))
+    if manifest["format"] == 1:
+        return _format1_vectors(d, manifest)
+    n = int(manifest.get("count", -1))
+    vectors = open_array(d, "vectors", "float32", n)
+    keys = open_array(d, "keys", "S16", n)
+    if vectors.ndim != 2 or vectors.shape != (n, manifest["dim"]) or keys.shape != (n, 2):
+        raise IndexFormatError(f"{d}: vector rows do not line up with the row keys")
+    return SavedVectors(manifest["model_id"], int(manifest["dim"]), _VectorsByKey(keys, vectors))
+
+
+def _format1_vectors(d: Path, manifest: dict) -> SavedVectors:
+    """The vectors of an index saved by the previous format (records and vectors read whole, once, to upgrade)."""
     try:
-        stored = read_jsonl(d / "measures.jsonl")
+        with open(d / "measures.jsonl", encoding="utf-8") as f:
+            stored = [json.loads(line) for line in f if line.strip()]
         vectors = np.load(d / "vectors.npy")
     except (OSError, ValueError) as exc:
         raise IndexFormatError(f"{d}: unreadable measures or vectors ({exc})") from None
@@ -654,23 +851,12 @@ def _facet_key(value: object) -> str:
     return str(value)
 
 
-def _facets(measures: Sequence[Measure], by_name: bool = True) -> dict[str, dict[str, np.ndarray]]:
-    """Per filter field, value → rows having it; units and systems answer to id (and name, by_name); a measure
-    whose plan states no year has the year UNKNOWN."""
-    acc: dict[str, dict[str, list[int]]] = {f: {} for f in FILTER_FIELDS if f != "practice_type"}
-    for row, m in enumerate(measures):
-        for name in ("agency", "year", "framework_item"):
-            if m.get(name) not in (None, ""):
-                acc[name].setdefault(_facet_key(m[name]), []).append(row)
-            elif name == "year":
-                acc[name].setdefault(UNKNOWN, []).append(row)
-        for name, key in (("unit", "units"), ("system", "systems")):
-            for x in m.get(key) or []:
-                for v in ({x.get("id"), x.get("name")} if by_name else {x.get("id")}) - {None, ""}:
-                    rows = acc[name].setdefault(_facet_key(v), [])
-                    if not rows or rows[-1] != row:
-                        rows.append(row)
-    return {f: {v: np.asarray(r, dtype=np.int64) for v, r in vals.items()} for f, vals in acc.items()}
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the k highest finite scores."""
+    ok = np.flatnonzero(np.isfinite(scores))
+    if len(ok) > k:
+        ok = ok[np.argpartition(-scores[ok], k - 1)[:k]]
+    return ok
 
 
 def _uncalibrated(mode: str, dense: np.ndarray | None, lex: np.ndarray | None, params: FusionParams) -> np.ndarray:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 INDEX_DIR = "index"
 PRACTICES_FILE = "practices.json"
+SCHEME_FILE = "scheme.json"  # the practice types before the planner's corrections: what the next build extends
+TYPES_FILE = "practice-types.json"  # the types without their members: what opening a search reads
 BUILD_FILE = "last-build.json"  # what the build did about the index: measures, encoded, reused, how
 CORRECTIONS_FILE = "practices.toml"  # a planner's corrections in the data dir (rename, merge, move)
 PRACTICE_SCHEME = ID["practice"]
@@ -163,8 +165,9 @@ class IndexStep:
         from index import SearchIndex
         from index.measures import DEFAULT_CONTEXT, content_key
 
-        records = index_records(measures)
-        saved = _saved_vectors(previous)
+        records = measures  # whole records: Search.record() answers from the index, not from the records folder
+        old = _previous_index(previous)
+        saved = _saved_vectors(previous) if old is None else old[1]
         if self.encode:
             encoder = self.prepare()._encoder
             assert encoder is not None
@@ -179,8 +182,13 @@ class IndexStep:
                 self.outcome = IndexOutcome("none", len(records), missing=missing, previous=saved is not None)
                 return None
             encoder, reuse = _NoEncoder(saved.model_id, saved.dim), saved.by_key
-        index = SearchIndex.build(records, encoder, reuse=reuse)
-        scheme = index.practice_scheme()
+        prev_index = None
+        if old is not None and old[0].encoder.model_id == encoder.model_id:
+            prev_index = old[0]
+            prev_index.encoder = encoder
+        index = SearchIndex.build(records, encoder, reuse=reuse, previous=prev_index)
+        scheme = _practice_scheme(index, prev_index, previous)
+        raw = scheme
         corrections = work / CORRECTIONS_FILE
         if corrections.exists():
             from index.practices import apply_corrections
@@ -191,14 +199,41 @@ class IndexStep:
                 raise PlanError(str(corrections), f"cannot apply the practice-type corrections: {exc}") from None
         index.set_practice_membership(scheme.membership)
         out = work / INDEX_DIR
-        index.save(out)
+        index.save(out, extra={"generation": work.name})
         self.outcome = IndexOutcome("built" if self.encode else "kept", len(records), encoded=index.encoded)
-        stats = {"measures": len(records), "encoded": index.encoded, "reused": len(records) - index.encoded}
+        stats = {
+            "measures": len(records),
+            "encoded": index.encoded,
+            "reused": len(records) - index.encoded,
+            "rows_reused": index.reused_rows,
+        }
         (out / BUILD_FILE).write_text(json.dumps(dict(stats, how=self.outcome.how)), "utf-8")
-        (out / PRACTICES_FILE).write_text(
-            json.dumps(scheme.to_dict(), ensure_ascii=False, indent=1, sort_keys=True), "utf-8"
-        )
-        return practice_graph(scheme.to_dict())
+        plain = scheme.to_dict()
+        (out / PRACTICES_FILE).write_text(json.dumps(plain, ensure_ascii=False, indent=1, sort_keys=True), "utf-8")
+        (out / SCHEME_FILE).write_text(json.dumps(raw.to_dict(), ensure_ascii=False, sort_keys=True), "utf-8")
+        types = [
+            {k: t[k] for k in ("id", "label", "alt_labels", "source")} | {"size": len(t["members"])}
+            for t in plain["types"]
+        ]
+        (out / TYPES_FILE).write_text(json.dumps(types, ensure_ascii=False, sort_keys=True), "utf-8")
+        return practice_graph(plain)
+
+
+def _previous_index(previous: Path | None):
+    """The previous generation's index opened (memory-mapped) with its vectors by content, or None when there is
+    none usable: the build then tokenises every measure (and encodes those it has no vector of)."""
+    from index import SearchIndex, SearchIndexError
+    from index.search import load_saved_vectors, read_manifest
+
+    if previous is None or not (previous / INDEX_DIR / "manifest.json").is_file():
+        return None
+    path = previous / INDEX_DIR
+    try:
+        manifest = read_manifest(path)
+        index = SearchIndex.load(path, _NoEncoder(manifest["model_id"], int(manifest["dim"])))
+        return index, load_saved_vectors(path)
+    except (SearchIndexError, OSError, ValueError, KeyError):
+        return None
 
 
 def _saved_vectors(previous: Path | None):
@@ -212,6 +247,22 @@ def _saved_vectors(previous: Path | None):
         return load_saved_vectors(previous / INDEX_DIR)
     except SearchIndexError:
         return None  # unreadable or of another format: rebuilt from scratch
+
+
+def _practice_scheme(index, previous_index, previous: Path | None):
+    """The practice types of the new index: clustered from scratch, or, when the previous build's scheme is at hand,
+    that scheme kept for every measure it had and extended to the new ones (index.practices.extend_scheme)."""
+    from index.practices import PracticeScheme, extend_scheme
+
+    raw = None
+    if previous_index is not None and previous is not None:
+        try:
+            raw = PracticeScheme.from_dict(json.loads((previous / INDEX_DIR / SCHEME_FILE).read_text("utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            raw = None
+    if raw is None:
+        return index.practice_scheme()
+    return extend_scheme(raw, index, previous_index)
 
 
 def build_index_into(work: Path, measures: list[dict], previous: Path | None = None) -> Graph | None:
@@ -256,12 +307,15 @@ class Search:
     """An opened search index with its practice types, for the CLI and the web UI.
 
     It reads one generation of the data dir (the current one when opened, or the one a pinned DataDir names), so
-    its index and its measures always belong to the same build. Nothing is cached across instances except the
-    encoder model (SearchConfig.load_encoder).
+    its index and its measures always belong to the same build: the index's manifest names the generation it was
+    built into. Opening maps the index's arrays and reads no record; `measures`, `by_id` and `practices` (every
+    record, the full scheme) are read on first use, for small data dirs. Nothing is cached across instances except
+    the encoder model (SearchConfig.load_encoder).
     """
 
     def __init__(self, data_dir: str | Path | DataDir, config: SearchConfig | None = None) -> None:
         from index import IndexMismatchError, SearchIndex, SearchIndexError
+        from index.search import read_manifest
         from kg.datadir import DataDir
 
         d = (data_dir if isinstance(data_dir, DataDir) else DataDir(data_dir)).pin()
@@ -270,57 +324,85 @@ class Search:
         self.config = config or SearchConfig()
         self.data_dir = d
         self.generation = d.generation()
-        self.measures = d.measures()
         path = d.index_dir
         if not (path / "manifest.json").is_file():
             raise PlanError(
                 str(d.path),
-                "this build has no search index (it was made with --no-index, or without one): "
-                + _rebuild_hint(d, self.measures),
+                "this build has no search index (it was made with --no-index, or without one): " + _rebuild_hint(d),
             )
         encoder = self.config.load_encoder()
         try:
-            self.index = SearchIndex.load(path, encoder, measures=index_records(self.measures))
-            self.practices = json.loads((path / PRACTICES_FILE).read_text("utf-8"))
+            # A data dir of the previous layout has no generation to compare: its corpus is compared instead.
+            given = None if self.generation is not None else d.measures()
+            self.index = SearchIndex.load(path, encoder, measures=given)
+            if self.generation is not None and read_manifest(path).get("generation") != self.generation:
+                raise IndexMismatchError(
+                    "generation", read_manifest(path).get("generation"), self.generation, str(path)
+                )
+            self._types = json.loads((path / TYPES_FILE).read_text("utf-8"))
         except IndexMismatchError as exc:
             if exc.what in ("model", "dimension"):
                 raise PlanError(
                     str(d.path),
                     f"the search index was built with the encoder model {exc.saved!r}, but this runs with "
                     f"{self.config.encoder!r} ({ENCODER_ENV}): run with {ENCODER_ENV}={exc.saved} to use it, or, to "
-                    f"use {self.config.encoder!r}, " + _rebuild_hint(d, self.measures),
+                    f"use {self.config.encoder!r}, " + _rebuild_hint(d),
                 ) from None
-            raise PlanError(
-                str(d.path), "the search index does not match the graph: " + _rebuild_hint(d, self.measures)
-            ) from None
+            raise PlanError(str(d.path), "the search index does not match the graph: " + _rebuild_hint(d)) from None
         except (SearchIndexError, OSError, ValueError) as exc:
-            raise PlanError(
-                str(d.path), f"the search index cannot be read ({exc}): " + _rebuild_hint(d, self.measures)
-            ) from None
-        self.index.set_practice_membership(self.practices["membership"])
-        self.by_id = {m["id"]: m for m in self.measures}
-        self.type_labels = {t["id"]: t["label"] for t in self.practices["types"]}
+            raise PlanError(str(d.path), f"the search index cannot be read ({exc}): " + _rebuild_hint(d)) from None
+        self.type_labels = {t["id"]: t["label"] for t in self._types}
+        self._measures: list[dict] | None = None
+        self._by_id: dict[str, dict] | None = None
+        self._practices: dict | None = None
+
+    @property
+    def measures(self) -> list[dict]:
+        """Every measure record (read on first use: at scale, ask record() or records() for the few you show)."""
+        if self._measures is None:
+            self._measures = self.data_dir.measures()
+        return self._measures
+
+    @property
+    def by_id(self) -> dict[str, dict]:
+        if self._by_id is None:
+            self._by_id = {m["id"]: m for m in self.measures}
+        return self._by_id
+
+    @property
+    def practices(self) -> dict:
+        """The whole practice scheme: types with their members, and every measure's types (read on first use)."""
+        if self._practices is None:
+            self._practices = json.loads((self.data_dir.index_dir / PRACTICES_FILE).read_text("utf-8"))
+        return self._practices
+
+    @property
+    def practice_type_list(self) -> list[dict]:
+        """The practice types (id, label, alt_labels, source, size) without their members."""
+        return self._types
 
     def __len__(self) -> int:
         return len(self.index)
 
     def record(self, measure_id: str) -> dict | None:
         """The full record of one measure, or None for an id the index does not hold."""
-        return self.by_id.get(measure_id)
+        row = self.index.row_of(measure_id)
+        return None if row is None else self.index.record(row)
 
     def records(self, measure_ids: Iterable[str]) -> list[dict]:
         """The records of these measures, in the order given (unknown ids left out)."""
-        return [self.by_id[i] for i in measure_ids if i in self.by_id]
+        return [m for m in map(self.record, measure_ids) if m is not None]
 
     def practice_types(self, measure_id: str) -> list[dict]:
-        return [{"id": t, "name": self.type_labels.get(t, t)} for t in self.practices["membership"].get(measure_id, [])]
+        row = self.index.row_of(measure_id)
+        types = [] if row is None else self.index.practice_types_of(row)
+        return [{"id": t, "name": self.type_labels.get(t, t)} for t in types]
 
     def result(self, hit: dict) -> dict:
         """A search hit in the shape of the export contract, plus score and practice types."""
-        m = self.by_id[hit["id"]]
-        out = export_record(m)
+        out = export_record(hit)
         out["score"] = round(float(hit["score"]), 4)
-        out["practice_types"] = self.practice_types(m["id"])
+        out["practice_types"] = self.practice_types(hit["id"])
         return out
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", **filters) -> list[dict]:
@@ -364,7 +446,7 @@ class Search:
         }
 
     def similar(self, measure_id: str, k: int = 5) -> list[dict]:
-        if measure_id not in self.by_id:
+        if self.index.row_of(measure_id) is None:
             raise PlanError(measure_id, "no measure with this id (ids are listed by 'kg export --format jsonl')")
         return [self.result(h) for h in self.index.similar(measure_id, k=k)]
 
@@ -398,9 +480,13 @@ def open_search(data_dir: str | Path, config: SearchConfig | None = None) -> Sea
     return Search(data_dir, config)
 
 
-def _rebuild_hint(d: DataDir, measures: list[dict]) -> str:
+def _rebuild_hint(d: DataDir) -> str:
     """What to run to rebuild the index of a data dir, and that it fixes it: a build re-ingesting any one plan
     already in it (the graph stays the same) indexes every measure again, encoding only what it has no vector of."""
+    try:
+        measures = d.measures()
+    except (OSError, ValueError):
+        measures = []
     files = sorted({m["source"]["file"] for m in measures if m.get("source", {}).get("file")})
     example = files[0] if files else "PLAN_FILE"
     return (

@@ -1,0 +1,111 @@
+"""The saved index: opened memory-mapped, patched from a previous index exactly as if rebuilt, damage named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.errors import IndexFormatError
+from index.measures import content_key
+from index.search import SearchIndex
+
+QUERIES = ("1999 市民專線", "電話禮貌測試", '"網路" -電話', "讓民眾申請時少準備一些證明文件", "無障礙")
+MODES = ("hybrid", "lexical", "dense", "literal")
+
+
+def _changed(measures: list[dict]) -> list[dict]:
+    """The corpus with one plan replaced (a measure edited, one dropped, one added) and another plan removed."""
+    plans = list(dict.fromkeys(m["plan"] for m in measures))
+    replaced, removed = plans[0], plans[1]
+    out = []
+    own = [m for m in measures if m["plan"] == replaced]
+    for m in measures:
+        if m["plan"] == removed or m is own[-1]:
+            continue
+        if m is own[0]:
+            m = {**m, "text": m["text"] + " 新增：提供線上預約服務"}
+        out.append(m)
+    out.append({**own[0], "id": own[0]["id"] + "-new", "text": "設置愛心傘架供民眾借用", "year": None})
+    return out
+
+
+def _same_answers(a: SearchIndex, b: SearchIndex) -> None:
+    for q in QUERIES:
+        for mode in MODES:
+            for filters in ({}, {"year": [a.record(0)["year"]]}, {"agency": a.record(0)["agency"]}):
+                ra = a.query(q, mode=mode, limit=50, facets=True, **filters)
+                rb = b.query(q, mode=mode, limit=50, facets=True, **filters)
+                assert [(h["id"], h["score"], h["lexical_score"]) for h in ra.hits] == [
+                    (h["id"], h["score"], h["lexical_score"]) for h in rb.hits
+                ], (q, mode, filters)
+                assert (ra.total, ra.facets, ra.highlight) == (rb.total, rb.facets, rb.highlight)
+    mid = a.record(3)["id"]
+    assert [(h["id"], h["score"]) for h in a.similar(mid)] == [(h["id"], h["score"]) for h in b.similar(mid)]
+
+
+@pytest.fixture()
+def own(index, measures, encoder) -> SearchIndex:
+    """A copy of the session's index (no encoding), free to be given practice types."""
+    return SearchIndex.from_vectors(measures, index.vectors, encoder)
+
+
+def test_a_patched_index_answers_as_one_built_from_scratch(own, measures, encoder, tmp_path):
+    own.set_practice_membership({m["id"]: ["t-a"] if i % 3 else ["t-b"] for i, m in enumerate(measures)})
+    own.save(tmp_path / "old")
+    old = SearchIndex.load(tmp_path / "old", encoder)
+    changed = _changed(measures)
+    patched = SearchIndex.build(changed, encoder, previous=old)
+    assert patched.encoded == 2  # the edited measure and the new one
+    assert patched.reused_rows == len(changed) - 2
+    reuse = {content_key(m): np.array(patched.vectors[i]) for i, m in enumerate(changed)}
+    fresh = SearchIndex.build(changed, encoder, reuse=reuse)  # the same vectors, postings and columns from scratch
+    assert fresh.encoded == 0
+    fresh._vectors = np.array(patched.vectors)  # row for row (two measures of one text may differ in the last bit)
+    assert fresh.reused_rows == 0
+    _same_answers(patched, fresh)
+    patched.save(tmp_path / "new")
+    _same_answers(SearchIndex.load(tmp_path / "new", encoder), fresh)
+
+
+def test_a_saved_index_is_opened_memory_mapped(own, measures, encoder, tmp_path):
+    own.set_practice_membership({measures[0]["id"]: ["t-a"]})
+    own.save(tmp_path)
+    back = SearchIndex.load(tmp_path, encoder)
+    back.query("電話禮貌測試", facets=True)
+    maps = Path("/proc/self/maps").read_text()
+    for name in (
+        "vectors.npy",
+        "bm25.postings.rows.npy",
+        "literal.flat.bin",
+        "facet.agency.codes.npy",
+        "records.jsonl",
+    ):
+        assert str(tmp_path / name) in maps, name
+    assert not back._records._list  # no record parsed but the hits'
+
+
+@pytest.mark.parametrize(
+    "name, damage",
+    [
+        ("vectors.npy", "truncate"),
+        ("bm25.postings.rows.npy", "truncate"),
+        ("literal.grams.hashes.npy", "garbage"),
+        ("facet.year.codes.npy", "delete"),
+        ("literal.flat.bin", "truncate"),
+        ("records.jsonl", "truncate"),
+        ("keys.npy", "delete"),
+    ],
+)
+def test_a_damaged_index_file_is_named(own, encoder, tmp_path, name, damage):
+    own.save(tmp_path)
+    path = tmp_path / name
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"not an array at all")
+    else:
+        path.unlink()
+    with pytest.raises(IndexFormatError, match=name.replace(".", r"\.")):
+        SearchIndex.load(tmp_path, encoder)
