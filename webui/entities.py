@@ -4,7 +4,7 @@ asked of the store with SPARQL that aggregates there: nothing here holds the who
 from __future__ import annotations
 
 from kg.vocab import ID
-from webui.store import Store, iri
+from webui.store import Store, iri, values
 
 SYSTEM_TYPES = {
     "Hotline": "服務專線",
@@ -22,6 +22,16 @@ _EN = 'FILTER(langMatches(lang(?{v}), "en"))'
 
 def zh(var: str) -> str:
     return _ZH.replace("{v}", var)
+
+
+def labels(store: Store, pattern: str, lang: str = "zh") -> dict[str, str]:
+    """IRI -> its label (skos:prefLabel, Chinese or English) for the things ?x of a pattern: one row per thing (each
+    plan's graph states the same label again; the union graph would repeat it)."""
+    flt = zh("l") if lang == "zh" else _EN.replace("{v}", "l")
+    rows = store.select(
+        f"SELECT ?x (MIN(STR(?l)) AS ?name) WHERE {{ {pattern} ?x skos:prefLabel ?l . {flt} }} GROUP BY ?x"
+    )
+    return {r["x"]: r["name"] for r in rows}  # type: ignore[misc]
 
 
 def local(value: str | None, prefix: str) -> str | None:
@@ -48,25 +58,22 @@ MEASURES_OF = {
 }
 
 
-def measure_ids(store: Store, kind: str, key: str, limit: int, offset: int = 0, agency: str | None = None) -> list[str]:
-    """Ids of the measures of one unit / system / law / agency / practice type, oldest plan first (then by agency
-    and the plan's own order), one page of them; `agency` narrows to one agency's plans."""
+def measure_order(store: Store, kind: str, key: str, agency: str | None = None) -> list[tuple[str, str, int]]:
+    """(plan IRI, measure id, ordinal) of every measure of one unit / system / law / agency / practice type /
+    framework item: index look-ups only; the caller orders them by its plans (webui.views.browse)."""
     bindings: dict[str, object] = {"x": iri(entity_iri(kind, key))}
     narrow = ""
     if agency:
         bindings["only"] = iri(entity_iri("agency", agency))
         narrow = "?plan sp:agency ?only ."
     rows = store.select(
-        f"""SELECT ?id (MIN(STR(?y)) AS ?year) (MIN(?an) AS ?agency) (MIN(STR(?plan)) AS ?p) (MIN(?o) AS ?ord)
-WHERE {{
-  {MEASURES_OF[kind]} ?plan a sp:Plan ; sp:measure ?m ; sp:agency ?a . {narrow}
-  ?a skos:prefLabel ?an . {zh("an")}
-  OPTIONAL {{ ?plan sp:year ?y }}
+        f"""SELECT DISTINCT ?plan ?id ?o WHERE {{
+  {MEASURES_OF[kind]} ?plan sp:measure ?m . {narrow}
   ?m dcterms:identifier ?id . OPTIONAL {{ ?m sp:ordinal ?o }}
-}} GROUP BY ?id ORDER BY (!BOUND(?year)) ?year ?agency ?p ?ord ?id LIMIT {int(limit)} OFFSET {int(offset)}""",
+}}""",
         bindings,
     )
-    return [str(r["id"]) for r in rows]
+    return [(str(r["plan"]), str(r["id"]), int(r["o"]) if isinstance(r["o"], int) else 0) for r in rows]
 
 
 def measure_count(store: Store, kind: str, key: str, agency: str | None = None) -> int:
@@ -84,55 +91,67 @@ def measure_count(store: Store, kind: str, key: str, agency: str | None = None) 
 
 def counted(store: Store, kind: str, key: str, what: str) -> list[dict]:
     """[{id, name, count}] of the units / systems / practice types / agencies of one thing's measures, most
-    measures first: aggregated in SPARQL."""
+    measures first: counted by SPARQL GROUP BY, then the names of those found."""
     ends = {
-        "unit": ("?m sp:ownedBy ?o . ?o a org:OrganizationalUnit ; skos:prefLabel ?name .", "org"),
-        "system": ("?m sp:usesSystem ?o . ?o skos:prefLabel ?name .", "system"),
-        "practice": ("?m sp:practiceType ?o . ?o skos:inScheme id:practice ; skos:prefLabel ?name .", "practice"),
-        "agency": ("?plan sp:agency ?o . ?o skos:prefLabel ?name .", "org"),
+        "unit": ("?m sp:ownedBy ?o . ?o a org:OrganizationalUnit .", "org"),
+        "system": ("?m sp:usesSystem ?o .", "system"),
+        "practice": ("?m sp:practiceType ?o . ?o skos:inScheme id:practice .", "practice"),
+        "agency": ("?plan sp:agency ?o .", "org"),
     }
     pattern, prefix = ends[what]
-    extra = ", ?agency" if what == "unit" else ""
-    agency = (
-        'OPTIONAL { ?o org:unitOf ?ua . ?ua skos:prefLabel ?agency . FILTER(langMatches(lang(?agency), "zh-Hant")) }'
-        if what == "unit"
-        else ""
-    )
     rows = store.select(
-        f"""SELECT ?o ?name{extra.replace(",", "")} (COUNT(DISTINCT ?m) AS ?n) WHERE {{
-  {MEASURES_OF[kind]} ?plan a sp:Plan ; sp:measure ?m . {pattern} {zh("name")} {agency}
-}} GROUP BY ?o ?name{extra.replace(",", "")}""",
+        f"SELECT ?o (COUNT(DISTINCT ?m) AS ?n) WHERE {{ {MEASURES_OF[kind]} ?plan a sp:Plan ; sp:measure ?m . "
+        f"{pattern} }} GROUP BY ?o",
         {"x": iri(entity_iri(kind, key))},
     )
-    out: dict[str, dict] = {}
+    found = [str(r["o"]) for r in rows]
+    names = labels(store, values("x", found)) if found else {}
+    agency = {}
+    if what == "unit" and found:
+        agency = {
+            r["x"]: r["name"]
+            for r in store.select(
+                "SELECT ?x (MIN(STR(?l)) AS ?name) WHERE { "
+                + values("x", found)
+                + ' ?x org:unitOf ?a . ?a skos:prefLabel ?l . FILTER(langMatches(lang(?l), "zh-Hant")) } GROUP BY ?x'
+            )
+        }
+    out = []
     for r in rows:
-        e = out.setdefault(r["o"], {"id": local(r["o"], prefix), "name": r["name"], "count": int(r["n"])})
+        if r["o"] not in names:
+            continue
+        e = {"id": local(r["o"], prefix), "name": names[r["o"]], "count": int(r["n"])}
         if what == "unit":
-            e["agency"] = r.get("agency") or ""
-    return sorted(out.values(), key=lambda e: (-e["count"], e["name"]))
+            e["agency"] = agency.get(r["o"], "")
+        out.append(e)
+    return sorted(out, key=lambda e: (-e["count"], e["name"]))
 
 
 def unit_rows(store: Store) -> list[dict]:
     """Every unit owning a measure, with its agency and how many measures it owns, by agency then name."""
-    rows = store.select(
-        f"""SELECT ?u ?name ?agency ?a (COUNT(DISTINCT ?m) AS ?n) WHERE {{
-  ?m sp:ownedBy ?u . ?u a org:OrganizationalUnit ; skos:prefLabel ?name . {zh("name")}
-  OPTIONAL {{ ?u org:unitOf ?a . ?a skos:prefLabel ?agency . FILTER(langMatches(lang(?agency), "zh-Hant")) }}
-}} GROUP BY ?u ?name ?agency ?a"""
-    )
-    out = {}
-    for r in rows:
-        out.setdefault(
-            r["u"],
+    counts = store.select("SELECT ?u (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m sp:ownedBy ?u } GROUP BY ?u")
+    names = labels(store, "?x a org:OrganizationalUnit .")
+    agency_names = labels(store, "?x a org:Organization .")
+    parent = {
+        r["u"]: r["a"]
+        for r in store.select("SELECT DISTINCT ?u ?a WHERE { ?u a org:OrganizationalUnit ; org:unitOf ?a }")
+    }
+    out = []
+    for r in counts:
+        u = r["u"]
+        if u not in names:
+            continue
+        a = parent.get(u)
+        out.append(
             {
-                "id": local(r["u"], "org"),
-                "name": r["name"],
-                "agency": r["agency"] or "",
-                "agency_id": local(r["a"], "org"),
+                "id": local(u, "org"),
+                "name": names[u],
+                "agency": agency_names.get(a, "") if a else "",
+                "agency_id": local(a, "org"),
                 "measures": int(r["n"]),
-            },
+            }
         )
-    return sorted(out.values(), key=lambda u: (u["agency"], u["name"]))
+    return sorted(out, key=lambda u: (u["agency"], u["name"]))
 
 
 def unit(store: Store, key: str) -> dict | None:
@@ -140,7 +159,7 @@ def unit(store: Store, key: str) -> dict | None:
         f"""SELECT ?name ?agency ?a WHERE {{
   ?x a org:OrganizationalUnit ; skos:prefLabel ?name . {zh("name")}
   OPTIONAL {{ ?x org:unitOf ?a . ?a skos:prefLabel ?agency . FILTER(langMatches(lang(?agency), "zh-Hant")) }}
-}} LIMIT 1""",
+}} ORDER BY ?name ?agency LIMIT 1""",
         {"x": iri(entity_iri("unit", key))},
     )
     if not rows:
@@ -151,28 +170,34 @@ def unit(store: Store, key: str) -> dict | None:
 
 def system_rows(store: Store) -> list[dict]:
     """Every system a measure uses, with how many measures use it and how many agencies' plans, by type then name."""
-    rows = store.select(
-        f"""SELECT ?s ?name ?type (COUNT(DISTINCT ?m) AS ?n) (COUNT(DISTINCT ?a) AS ?agencies) WHERE {{
-  ?m sp:usesSystem ?s . ?s skos:prefLabel ?name . {zh("name")}
-  OPTIONAL {{ ?s a ?type . FILTER(?type != sp:System && STRSTARTS(STR(?type), STR(sp:))) }}
-  OPTIONAL {{ ?plan sp:measure ?m ; sp:agency ?a }}
-}} GROUP BY ?s ?name ?type"""
+    counts = store.select(
+        "SELECT ?s (COUNT(DISTINCT ?m) AS ?n) (COUNT(DISTINCT ?a) AS ?agencies) WHERE { ?m sp:usesSystem ?s . "
+        "?plan sp:measure ?m ; sp:agency ?a } GROUP BY ?s"
     )
-    out = {}
-    for r in rows:
-        kind = (r["type"] or "").removeprefix(_SP)
-        out.setdefault(
-            r["s"],
+    names = labels(store, "?x a sp:System .")
+    types = {
+        r["s"]: r["t"]
+        for r in store.select(
+            "SELECT ?s (MIN(STR(?type)) AS ?t) WHERE { ?s a sp:System , ?type . "
+            "FILTER(?type != sp:System && STRSTARTS(STR(?type), STR(sp:))) } GROUP BY ?s"
+        )
+    }
+    out = []
+    for r in counts:
+        if r["s"] not in names:
+            continue
+        kind = (types.get(r["s"]) or "").removeprefix(_SP)
+        out.append(
             {
                 "id": local(r["s"], "system"),
-                "name": r["name"],
+                "name": names[r["s"]],
                 "type": kind,
                 "type_label": SYSTEM_TYPES.get(kind, kind),
                 "measures": int(r["n"]),
                 "agencies": int(r["agencies"]),
-            },
+            }
         )
-    return sorted(out.values(), key=lambda s: (s["type"], s["name"]))
+    return sorted(out, key=lambda s: (s["type"], s["name"]))
 
 
 def system(store: Store, key: str) -> dict | None:
@@ -181,7 +206,7 @@ def system(store: Store, key: str) -> dict | None:
   ?x a sp:System ; skos:prefLabel ?name . {zh("name")}
   OPTIONAL {{ ?x skos:prefLabel ?en . {_EN.replace("{v}", "en")} }}
   OPTIONAL {{ ?x a ?type . FILTER(?type != sp:System && STRSTARTS(STR(?type), STR(sp:))) }}
-}} LIMIT 1""",
+}} ORDER BY ?name ?en ?type LIMIT 1""",
         {"x": iri(entity_iri("system", key))},
     )
     if not rows:
@@ -198,90 +223,91 @@ def system(store: Store, key: str) -> dict | None:
 
 
 def law_rows(store: Store) -> list[dict]:
-    rows = store.select(
-        f"""SELECT ?l ?name ?parent (COUNT(DISTINCT ?m) AS ?n) WHERE {{
-  ?m sp:citesLaw ?l . ?l skos:prefLabel ?name . {zh("name")}
-  OPTIONAL {{ ?l dcterms:isPartOf ?p . ?p skos:prefLabel ?parent . {zh("parent")} }}
-}} GROUP BY ?l ?name ?parent"""
-    )
-    out = {}
-    for r in rows:
-        out.setdefault(
-            r["l"],
-            {"id": local(r["l"], "law"), "name": r["name"], "parent": r["parent"] or "", "measures": int(r["n"])},
-        )
-    return sorted(out.values(), key=lambda x: x["name"])
+    counts = store.select("SELECT ?l (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m sp:citesLaw ?l } GROUP BY ?l")
+    names = labels(store, "?x a sp:Law .")
+    parent = {
+        r["l"]: r["p"]
+        for r in store.select("SELECT ?l (MIN(STR(?x)) AS ?p) WHERE { ?l a sp:Law ; dcterms:isPartOf ?x } GROUP BY ?l")
+    }
+    out = [
+        {
+            "id": local(r["l"], "law"),
+            "name": names[r["l"]],
+            "parent": names.get(parent.get(r["l"]) or "", ""),
+            "measures": int(r["n"]),
+        }
+        for r in counts
+        if r["l"] in names
+    ]
+    return sorted(out, key=lambda x: x["name"])
 
 
 def programme_rows(store: Store) -> list[dict]:
-    rows = store.select(
-        f"""SELECT ?p ?name ?en (COUNT(DISTINCT ?plan) AS ?n) WHERE {{
-  ?plan sp:basedOn ?p . ?p skos:prefLabel ?name . {zh("name")}
-  OPTIONAL {{ ?p skos:prefLabel ?en . {_EN.replace("{v}", "en")} }}
-}} GROUP BY ?p ?name ?en"""
-    )
-    out = {}
-    for r in rows:
-        out.setdefault(
-            r["p"],
-            {"id": local(r["p"], "programme"), "name": r["name"], "name_en": r["en"] or "", "plans": int(r["n"])},
-        )
-    return sorted(out.values(), key=lambda x: x["name"])
+    counts = store.select("SELECT ?p (COUNT(DISTINCT ?plan) AS ?n) WHERE { ?plan sp:basedOn ?p } GROUP BY ?p")
+    names = labels(store, "?x a sp:Programme .")
+    english = labels(store, "?x a sp:Programme .", lang="en")
+    out = [
+        {
+            "id": local(r["p"], "programme"),
+            "name": names[r["p"]],
+            "name_en": english.get(r["p"], ""),
+            "plans": int(r["n"]),
+        }
+        for r in counts
+        if r["p"] in names
+    ]
+    return sorted(out, key=lambda x: x["name"])
 
 
 def programme_plans(store: Store, key: str) -> list[str]:
-    rows = store.select("SELECT ?plan WHERE { ?plan sp:basedOn ?x }", {"x": iri(entity_iri("programme", key))})
+    rows = store.select("SELECT DISTINCT ?plan WHERE { ?plan sp:basedOn ?x }", {"x": iri(entity_iri("programme", key))})
     return [local(r["plan"], "plan") for r in rows]  # type: ignore[misc]
 
 
 def plan_rows(store: Store) -> list[dict]:
     """Every plan with its agency and number of measures."""
     rows = store.select(
-        f"""SELECT ?plan ?title ?year ?a ?agency (COUNT(DISTINCT ?m) AS ?n) WHERE {{
-  ?plan a sp:Plan ; dcterms:title ?title ; sp:agency ?a . ?a skos:prefLabel ?agency . {zh("agency")}
-  OPTIONAL {{ ?plan sp:year ?year }} OPTIONAL {{ ?plan sp:measure ?m }}
-}} GROUP BY ?plan ?title ?year ?a ?agency"""
+        "SELECT ?plan (MIN(STR(?t)) AS ?title) (MIN(?y) AS ?year) (MIN(STR(?a)) AS ?agency) "
+        "(COUNT(DISTINCT ?m) AS ?n) WHERE { ?plan a sp:Plan ; dcterms:title ?t ; sp:agency ?a . "
+        "OPTIONAL { ?plan sp:year ?y } OPTIONAL { ?plan sp:measure ?m } } GROUP BY ?plan"
     )
-    out = {}
-    for r in rows:
-        out.setdefault(
-            r["plan"],
-            {
-                "id": local(r["plan"], "plan"),
-                "title": r["title"],
-                "year": r["year"],
-                "agency": r["agency"],
-                "agency_id": local(r["a"], "org"),
-                "measures": int(r["n"]),
-            },
-        )
-    return list(out.values())
+    names = labels(store, "?x a org:Organization .")
+    return [
+        {
+            "id": local(r["plan"], "plan"),
+            "title": r["title"],
+            "year": int(r["year"]) if isinstance(r["year"], int | str) and str(r["year"]).isdigit() else r["year"],
+            "agency": names.get(r["agency"], ""),  # type: ignore[arg-type]
+            "agency_id": local(r["agency"], "org"),  # type: ignore[arg-type]
+            "measures": int(r["n"]),
+        }
+        for r in rows
+    ]
 
 
 def agencies(store: Store) -> dict[str, dict]:
     """Every agency (with a plan, or the parent of one), with its parent, children and plans: a few thousand rows
     at most, read once per build."""
-    rows = store.select(
-        f"""SELECT ?a ?name ?en ?parent WHERE {{
-  ?a a org:Organization ; skos:prefLabel ?name . {zh("name")}
-  OPTIONAL {{ ?a skos:prefLabel ?en . {_EN.replace("{v}", "en")} }}
-  OPTIONAL {{ ?a org:subOrganizationOf ?parent . ?parent a org:Organization }}
-}}"""
-    )
-    out: dict[str, dict] = {}
-    for r in rows:
-        aid = local(r["a"], "org")
-        out.setdefault(
-            aid,  # type: ignore[arg-type]
-            {
-                "id": aid,
-                "name": r["name"],
-                "name_en": r["en"] or "",
-                "parent_id": local(r["parent"], "org"),
-                "children": [],
-                "plan_ids": [],
-            },
+    names = labels(store, "?x a org:Organization .")
+    english = labels(store, "?x a org:Organization .", lang="en")
+    parents = {
+        r["a"]: r["p"]
+        for r in store.select(
+            "SELECT ?a (MIN(STR(?parent)) AS ?p) WHERE { ?a a org:Organization ; org:subOrganizationOf ?parent . "
+            "?parent a org:Organization } GROUP BY ?a"
         )
+    }
+    out: dict[str, dict] = {}
+    for a, name in names.items():
+        aid = local(a, "org")
+        out[aid] = {  # type: ignore[index]
+            "id": aid,
+            "name": name,
+            "name_en": english.get(a, ""),
+            "parent_id": local(parents.get(a), "org"),
+            "children": [],
+            "plan_ids": [],
+        }
     for a in out.values():
         if a["parent_id"] in out:
             out[a["parent_id"]]["children"].append(a["id"])
@@ -290,7 +316,7 @@ def agencies(store: Store) -> dict[str, dict]:
         "SELECT ?plan ?a ?year WHERE { ?plan a sp:Plan ; sp:agency ?a . OPTIONAL { ?plan sp:year ?year } }"
     ):
         aid, pid = local(r["a"], "org"), local(r["plan"], "plan")
-        if aid in out:
+        if aid in out and pid not in out[aid]["plan_ids"]:
             out[aid]["plan_ids"].append(pid)
             years[pid] = r["year"]  # type: ignore[assignment]
     for a in out.values():
@@ -301,13 +327,13 @@ def agencies(store: Store) -> dict[str, dict]:
 def agency_units(store: Store, key: str) -> list[dict]:
     """The units of one agency that own measures, with how many each owns."""
     rows = store.select(
-        f"""SELECT ?u ?name (COUNT(DISTINCT ?m) AS ?n) WHERE {{
+        f"""SELECT ?u (MIN(STR(?name)) AS ?nm) (COUNT(DISTINCT ?m) AS ?n) WHERE {{
   ?u org:unitOf ?x ; a org:OrganizationalUnit ; skos:prefLabel ?name . {zh("name")} ?m sp:ownedBy ?u .
-}} GROUP BY ?u ?name""",
+}} GROUP BY ?u""",
         {"x": iri(entity_iri("agency", key))},
     )
     return sorted(
-        ({"id": local(r["u"], "org"), "name": r["name"], "measures": int(r["n"])} for r in rows),
+        ({"id": local(r["u"], "org"), "name": r["nm"], "measures": int(r["n"])} for r in rows),
         key=lambda u: u["name"],
     )
 

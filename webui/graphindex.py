@@ -96,7 +96,7 @@ RELATION_NOTES: dict[str, str] = {
 LINKS_PER_NODE = 500
 # Path finding looks at no more than this many nodes' neighbours, and does not go through nodes with more links than
 # HUB_DEGREE (an agency or a practice type with thousands of measures links nearly everything to everything).
-PATH_EXPANSIONS = 400
+PATH_EXPANSIONS = 300
 HUB_DEGREE = 2000
 CACHE_NODES = 4096  # nodes whose kind, label and links are kept between requests
 
@@ -126,35 +126,58 @@ def _kind_pattern(var: str) -> str:
     )
 
 
-def _label_pattern(var: str) -> str:
-    return (
-        f"OPTIONAL {{ VALUES ?{var}_lp {{ skos:prefLabel dcterms:title rdfs:label }} ?{var} ?{var}_lp ?{var}_l . "
-        f'FILTER(lang(?{var}_l) = "" || langMatches(lang(?{var}_l), "zh-Hant")) }}'
-    )
-
-
 _LABEL_ORDER = {
     "http://www.w3.org/2004/02/skos/core#prefLabel": 0,
     "http://purl.org/dc/terms/title": 1,
     "http://www.w3.org/2000/01/rdf-schema#label": 2,
 }
-_PRIORITY = {p: i for i, p in enumerate(RELATIONS)}  # of two predicates stating one link, the first names it
+_PRIORITY = {p: i for i, p in enumerate(RELATIONS)}
+# What the legend's totals count of each relation: links between nodes of the graph view, each pair once under the
+# relation that names it (a measure's dcterms:isPartOf its plan is the plan's sp:measure; a unit's
+# org:subOrganizationOf its agency is org:unitOf; skos:closeMatch is stated both ways).
+_RELATION_ENDS = {
+    f"{BASE}ontology#frameworkItem": "?s a sp:Measure .",
+    "http://purl.org/dc/terms/isPartOf": "?s a sp:Law . ?o a sp:Law .",
+    "http://www.w3.org/ns/org#subOrganizationOf": "?o a org:Organization . FILTER NOT EXISTS { ?s org:unitOf ?o }",
+    "http://www.w3.org/2004/02/skos/core#closeMatch": (
+        "FILTER(STR(?s) < STR(?o) || NOT EXISTS { ?o skos:closeMatch ?s })"
+    ),
+    "http://www.w3.org/2004/02/skos/core#broader": "?s a skos:Concept . ?o a skos:Concept .",
+}  # of two predicates stating one link, the first names it
 _RELATION_VALUES = "VALUES ?p { " + " ".join(f"<{p}>" for p in RELATIONS) + " }"
 
-_ADJACENCY = f"""
-SELECT ?s ?o ?p ?out ?o_k ?o_lp ?o_l WHERE {{
+# A node's links, by index look-ups only (the kinds and labels of the other ends are asked apart: nodes_of).
+_ADJACENCY = """
+SELECT DISTINCT ?s ?o ?p ?out WHERE {
   VALUES_HERE
-  {{ ?s ?p ?o . BIND(true AS ?out) }} UNION {{ ?o ?p ?s . BIND(false AS ?out) }}
+  { ?s ?p ?o . BIND(true AS ?out) } UNION { ?o ?p ?s . BIND(false AS ?out) }
   FILTER(isIRI(?o) && ?o != ?s)
-  {_kind_pattern("o")}
-  {_label_pattern("o")}
-}}"""
+}"""
 
-_NODES = f"""
-SELECT ?o ?o_k ?o_lp ?o_l WHERE {{
+# The types and concept scheme of some IRIs, and apart (each plan's graph repeats a thing's type and label: asked
+# together they would multiply) their labels; their kinds are worked out from these (_node_rows).
+_TYPES = """
+SELECT DISTINCT ?o ?type ?scheme WHERE {
   VALUES_HERE
-  {_kind_pattern("o")}
-  {_label_pattern("o")}
+  ?o a ?type .
+  OPTIONAL { ?o skos:inScheme ?scheme }
+}"""
+_LABELS = """
+SELECT DISTINCT ?o ?o_lp ?o_l WHERE {
+  VALUES_HERE
+  VALUES ?o_lp { skos:prefLabel dcterms:title rdfs:label }
+  ?o ?o_lp ?o_l .
+  FILTER(lang(?o_l) = "" || langMatches(lang(?o_l), "zh-Hant"))
+}"""
+
+# The stated links of some nodes to other nodes, for path finding: no labels, no kinds (the nodes of the view are
+# told by their IRIs' paths, which is cheap; a type test would meet each plan's graph repeating the type).
+_NODE_PATHS = "plan|org|measure|system|law|programme|practice|framework"
+_LINKS = f"""
+SELECT DISTINCT ?s ?o WHERE {{
+  VALUES_HERE
+  {{ ?s ?p ?o }} UNION {{ ?o ?p ?s }}
+  FILTER(isIRI(?o) && ?o != ?s && REGEX(STR(?o), "^{ID}({_NODE_PATHS})/"))
 }}"""
 
 _DERIVED = {
@@ -236,15 +259,29 @@ class _LRU:
                 self._data.popitem(last=False)
 
 
+_TYPE_KIND = dict(_TYPE_KINDS)
+
+
+def _kind_of(o: str, type_: str | None, scheme: str | None) -> str | None:
+    if type_ in _TYPE_KIND:
+        return _TYPE_KIND[type_]
+    if type_ == _CONCEPT:
+        if scheme == f"{ID}practice":
+            return "practice"
+        if o.startswith(f"{ID}framework/"):
+            return "framework"
+    return None
+
+
 def _node_rows(rows: Iterable[dict]) -> dict[str, Node]:
-    """Nodes from rows of ?o ?o_k ?o_lp ?o_l (several rows per node: its kinds and labels)."""
+    """Nodes from rows of ?o ?type ?scheme ?o_lp ?o_l (several rows per node: its types and labels)."""
     kinds: dict[str, str] = {}
     labels: dict[str, tuple[int, str]] = {}
     for r in rows:
-        o, k = r["o"], r["o_k"]
+        o, k = r["o"], _kind_of(r["o"], r.get("type"), r.get("scheme"))
         if k is not None and (o not in kinds or _KIND_RANK[k] < _KIND_RANK[kinds[o]]):
             kinds[o] = k
-        if r["o_l"] is not None:
+        if r.get("o_l") is not None:
             rank = _LABEL_ORDER.get(r["o_lp"], 9)
             if o not in labels or (rank, r["o_l"]) < labels[o]:
                 labels[o] = (rank, r["o_l"])
@@ -292,7 +329,10 @@ class GraphIndex:
             elif n is not False:
                 out[i] = n
         for chunk in (missing[x : x + 500] for x in range(0, len(missing), 500)):
-            found = _node_rows(self.store.select(_NODES.replace("VALUES_HERE", values("o", chunk))))
+            found = _node_rows(
+                self.store.select(_TYPES.replace("VALUES_HERE", values("o", chunk)))
+                + self.store.select(_LABELS.replace("VALUES_HERE", values("o", chunk)))
+            )
             for i in chunk:
                 self._nodes.put(i, found.get(i, False))
             out.update(found)
@@ -326,9 +366,7 @@ class GraphIndex:
         return {i: out[i] for i in iris}
 
     def _build_around(self, s: str, node: Node | None, rows: list[dict]) -> Around:
-        others = _node_rows(rows)
-        for o, n in others.items():
-            self._nodes.put(o, n)
+        others = self.nodes_of(r["o"] for r in rows)
         best: dict[str, tuple[int, str, bool]] = {}  # several triples state the same link: one edge per pair
         for r in rows:
             o = r["o"]
@@ -397,31 +435,14 @@ class GraphIndex:
         return self._totals
 
     def _count_relations(self) -> dict[str, int]:
-        typed = (
-            "FILTER EXISTS { ?{v} a ?{v}_t . VALUES ?{v}_t { "
-            + " ".join(f"<{t}>" for t in [t for t, _ in _TYPE_KINDS] + [_CONCEPT])
-            + " } }"
-        )
-        stated: Counter[str] = Counter()
-        earlier: list[str] = []
+        stated: dict[str, int] = {}
         for p, label in RELATIONS.items():
-            higher = ""
-            if earlier:
-                higher = (
-                    "FILTER NOT EXISTS { VALUES ?q { "
-                    + " ".join(f"<{q}>" for q in earlier)
-                    + " } { ?s ?q ?o } UNION { ?o ?q ?s } }"
-                )
             query = (
-                f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s <{p}> ?o . FILTER(isIRI(?o) && ?s != ?o) "
-                + typed.replace("{v}", "s")
-                + " "
-                + typed.replace("{v}", "o")
-                + f" {higher} FILTER NOT EXISTS {{ ?o <{p}> ?s . FILTER(STR(?o) < STR(?s)) }} }}"
+                "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?o WHERE { "
+                + f"?s <{p}> ?o . FILTER(isIRI(?o) && ?s != ?o) {_RELATION_ENDS.get(p, '')} }} }}"
             )
-            stated[label] += int(self.store.select(query)[0]["n"] or 0)
-            earlier.append(p)
-        out = {label: stated[label] for label in dict.fromkeys(RELATIONS.values()) if stated[label]}
+            stated[label] = stated.get(label, 0) + int(self.store.select(query)[0]["n"] or 0)
+        out = {label: n for label, n in stated.items() if n}
         for query, label in (
             (
                 "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?u ?o WHERE { ?m sp:ownedBy ?u ; sp:usesSystem ?o . "
@@ -492,12 +513,12 @@ class GraphIndex:
             todo = frontier[side][: PATH_EXPANSIONS - expanded]
             expanded += len(todo)
             frontier[side] = []
-            arounds = self.around_many(todo)
+            linked = self._links(todo)
             for x in todo:
-                a = arounds[x]
-                if x not in (source, target) and len(a.stated) > HUB_DEGREE:
+                ys = linked.get(x, ())
+                if x not in (source, target) and len(ys) > HUB_DEGREE:
                     continue
-                for y, _, _ in a.stated:
+                for y in ys:
                     g.add_edge(x, y)
                     if y not in seen[side]:
                         seen[side].add(y)
@@ -512,6 +533,15 @@ class GraphIndex:
         except nx.NetworkXNoPath:
             pass
         return found
+
+    def _links(self, iris: list[str]) -> dict[str, set[str]]:
+        """The other nodes each of these is linked to by a stated relation (path finding needs no more)."""
+        out: dict[str, set[str]] = {}
+        for chunk in (iris[x : x + 100] for x in range(0, len(iris), 100)):
+            query = _LINKS.replace("VALUES_HERE", values("s", chunk) + " " + _RELATION_VALUES)
+            for r in self.store.select(query):
+                out.setdefault(r["s"], set()).add(r["o"])
+        return out
 
     def path_edges(self, path: list[str]) -> list[dict]:
         """The stated links along a path, each as it is stated (its direction and relation)."""

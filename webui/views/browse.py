@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 
 from webui import counts as kgcounts
 from webui import entities
-from webui.paging import MEASURES_PAGE, PAGE_SIZE, page_number, page_of, table_page
+from webui.paging import MEASURES_PAGE, page_of, table_page
 from webui.provenance import finding_text, format_label, parse_place, place_label
 from webui.state import KGState, get_state, year_key
 from webui.views.common import lookup, measure_summary, page_route, plan_index, respond
@@ -21,6 +21,7 @@ from webui.views.originals import original_url
 
 bp = Blueprint("browse", __name__)
 
+COVERAGE_COLUMNS = 30  # agencies the heatmap shows at once (?page= for the next ones; the CSV has them all)
 # Fixed count bands for the heatmap, so that a colour means the same number on every visit.
 HEAT_BANDS = ((0, "0"), (1, "1"), (2, "2"), (3, "3–4"), (5, "5–9"), (10, "10+"))
 
@@ -54,12 +55,28 @@ def _by_plan(state: KGState, ids: list[str]) -> list[dict]:
     return sorted(groups.values(), key=lambda g: (year_key(g["year"]), g["agency"]))
 
 
+def measure_ids(state: KGState, kind: str, key: str, agency: str | None = None) -> list[str]:
+    """Every measure of a thing in plan order (oldest plan first, then by agency, then as the plan lists them): the
+    store gives (plan, measure, ordinal), the plans' order comes from plan_index; kept per thing in the cache."""
+
+    def build() -> list[str]:
+        plans = plan_index(state)
+
+        def order(row: tuple[str, str, int]) -> tuple:
+            p = plans.get(entities.local(row[0], "plan") or "", {})
+            return (*year_key(p.get("year")), p.get("agency", ""), row[0], row[2], row[1])
+
+        return list(
+            dict.fromkeys(r[1] for r in sorted(entities.measure_order(state.store, kind, key, agency), key=order))
+        )
+
+    return state.cache.get(("measure_ids", kind, key, agency), build)
+
+
 def _measures_page(state: KGState, kind: str, key: str, total: int, agency: str | None = None) -> tuple[list, dict]:
     """One page of a thing's measures (ids, plan order) and the pager's facts."""
-    page = page_number()
-    p = page_of(range(total), MEASURES_PAGE, page)
-    ids = entities.measure_ids(state.store, kind, key, MEASURES_PAGE, (p["page"] - 1) * MEASURES_PAGE, agency)
-    return ids, {k: v for k, v in p.items() if k != "rows"}
+    p = page_of(measure_ids(state, kind, key, agency), MEASURES_PAGE)
+    return p.pop("rows"), p
 
 
 # ----- agencies and plans -----
@@ -406,14 +423,14 @@ def _band(count: int) -> int:
 
 @page_route(bp, "/coverage", "coverage")
 def coverage() -> ResponseReturnValue:
-    """The heatmap, counted by SPARQL (webui.counts); its columns, the agencies, PAGE_SIZE at a time (?page=)."""
+    """The heatmap, counted by SPARQL (webui.counts); its columns, the agencies, COVERAGE_COLUMNS at a time."""
     state = get_state()
     matrix = _cached(state, ("coverage",), lambda: kgcounts.coverage_matrix(state))
-    p = page_of(matrix["agencies"], PAGE_SIZE)
-    lo = (p["page"] - 1) * PAGE_SIZE
+    p = page_of(matrix["agencies"], COVERAGE_COLUMNS)
+    lo = (p["page"] - 1) * COVERAGE_COLUMNS
     types = []
     for t in matrix["types"]:
-        cells = [dict(cell, band=_band(cell["count"])) for cell in t["cells"][lo : lo + PAGE_SIZE]]
+        cells = [dict(cell, band=_band(cell["count"])) for cell in t["cells"][lo : lo + COVERAGE_COLUMNS]]
         types.append(dict(t, cells=cells))
     return respond(
         "coverage.html",

@@ -184,7 +184,9 @@ def gap_analysis(state: KGState, aid: str, plan_id: str | None = None) -> dict:
         mine = list(plan["measure_ids"])
         my_types = {t["id"] for mid in mine for t in state.search.practice_types(mid)} & set(c.type_sizes)
     else:
-        mine = entities.measure_ids(state.store, "agency", aid, c.measures_by_agency.get(aid, 0) + 1)
+        from webui.views.browse import measure_ids
+
+        mine = measure_ids(state, "agency", aid)
         my_types = {t for t in c.used_types() if c.cell(t, aid)}
     version = (plan or _latest_plan(state, aid))["framework_version"]
     peers = [p for p in c.agency_ids if p != aid]
