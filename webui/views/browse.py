@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 
 from webui import counts as kgcounts
 from webui import entities
-from webui.paging import MEASURES_PAGE, page_of, table_page
+from webui.paging import measures_size, page_of, table_page
 from webui.provenance import finding_text, format_label, parse_place, place_label
 from webui.state import KGState, get_state, year_key
 from webui.views.common import lookup, measure_summary, page_route, plan_index, respond
@@ -75,7 +75,7 @@ def measure_ids(state: KGState, kind: str, key: str, agency: str | None = None) 
 
 def _measures_page(state: KGState, kind: str, key: str, total: int, agency: str | None = None) -> tuple[list, dict]:
     """One page of a thing's measures (ids, plan order) and the pager's facts."""
-    p = page_of(measure_ids(state, kind, key, agency), MEASURES_PAGE)
+    p = page_of(measure_ids(state, kind, key, agency), measures_size())
     return p.pop("rows"), p
 
 

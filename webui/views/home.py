@@ -6,7 +6,7 @@ from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
 from webui.counts import practice_rows, totals
-from webui.paging import PAGE_SIZE, page_of
+from webui.paging import list_size, page_of
 from webui.state import get_state, year_key
 from webui.views.common import plan_index, respond
 
@@ -35,5 +35,5 @@ def index() -> ResponseReturnValue:
         }
 
     data = state.cache.get(("index",), build)
-    p = page_of(data["plans"], PAGE_SIZE)  # the plans, PAGE_SIZE at a time (?page=)
+    p = page_of(data["plans"], list_size())  # the plans, a page at a time (?page=)
     return respond("index.html", dict(data, plans=p.pop("rows"), page=p))
