@@ -427,21 +427,22 @@ def coverage() -> ResponseReturnValue:
     state = get_state()
     matrix = _cached(state, ("coverage",), lambda: kgcounts.coverage_matrix(state))
     p = page_of(matrix["agencies"], COVERAGE_COLUMNS)
-    lo = (p["page"] - 1) * COVERAGE_COLUMNS
-    types = []
-    for t in matrix["types"]:
-        cells = [dict(cell, band=_band(cell["count"])) for cell in t["cells"][lo : lo + COVERAGE_COLUMNS]]
-        types.append(dict(t, cells=cells))
-    return respond(
-        "coverage.html",
-        {
-            "agencies": p.pop("rows"),
+
+    def build() -> dict:
+        lo = (p["page"] - 1) * COVERAGE_COLUMNS
+        types = []
+        for t in matrix["types"]:
+            cells = [dict(cell, band=_band(cell["count"])) for cell in t["cells"][lo : lo + COVERAGE_COLUMNS]]
+            types.append(dict(t, cells=cells))
+        return {
+            "agencies": p["rows"],
             "types": types,
             "note": matrix["note"],
-            "page": p,
+            "page": {k: v for k, v in p.items() if k != "rows"},
             "bands": [{"band": i, "label": label} for i, (_, label) in enumerate(HEAT_BANDS)],
-        },
-    )
+        }
+
+    return respond("coverage.html", _cached(state, ("coverage", p["page"]), build))
 
 
 # ----- the city framework -----
