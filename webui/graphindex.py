@@ -96,8 +96,8 @@ RELATION_NOTES: dict[str, str] = {
 LINKS_PER_NODE = 500
 # Path finding looks at no more than this many nodes' neighbours, and does not go through nodes with more links than
 # HUB_DEGREE (an agency or a practice type with thousands of measures links nearly everything to everything).
-PATH_EXPANSIONS = 300
-HUB_DEGREE = 2000
+PATH_EXPANSIONS = 150
+HUB_DEGREE = 300
 CACHE_NODES = 4096  # nodes whose kind, label and links are kept between requests
 
 # rdf:type -> kind, most specific first: an IRI typed twice keeps the first.
