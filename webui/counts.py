@@ -1,23 +1,35 @@
 """The one definition of every count the web UI shows: pages, heatmap, exports and the JSON API all read it here.
 
 What is counted:
-- a measure counts for EVERY practice type it has (practices.json "membership" lists them all; the first is only
-  the closest one), so one measure may appear under several types and a type × agency cell counts the agency's
+- a measure counts for EVERY practice type it has (sp:practiceType, one triple per type the practice scheme's
+  membership gives it), so one measure may appear under several types and a type × agency cell counts the agency's
   measures having that type;
 - an agency (機關) is one with at least one plan of its own in the data dir; agencies named only as another's
   parent (上級機關) are counted apart, as parent_agencies, never as 機關;
 - a practice type is counted when at least one measure has it.
 
-Everything is computed once per KGState (its cache), from the state alone: no request, no Flask.
+Everything is counted by SPARQL GROUP BY on the state's store (so nothing per measure is held), once per KGState
+(its cache): no request, no Flask.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from webui.state import KGState, year_key
+from webui import entities
+from webui.state import KGState
 
 COVERAGE_NOTE = "該機關具有此實務類型的措施數，一筆措施可屬多個類型"
+
+_CELLS = """SELECT ?t ?a (COUNT(DISTINCT ?m) AS ?n) WHERE {
+  ?plan a sp:Plan ; sp:agency ?a ; sp:measure ?m . ?m sp:practiceType ?t .
+} GROUP BY ?t ?a"""
+_TYPE_SIZES = (
+    "SELECT ?t (COUNT(DISTINCT ?m) AS ?n) WHERE { ?plan a sp:Plan ; sp:measure ?m . ?m sp:practiceType ?t } GROUP BY ?t"
+)
+_AGENCY_MEASURES = (
+    "SELECT ?a (COUNT(DISTINCT ?m) AS ?n) WHERE { ?plan a sp:Plan ; sp:agency ?a ; sp:measure ?m } GROUP BY ?a"
+)
 
 
 @dataclass(frozen=True)
@@ -26,23 +38,22 @@ class Counts:
 
     agency_ids: tuple[str, ...]  # agencies with a plan of their own, by name
     parent_agency_ids: tuple[str, ...]  # agencies in the graph only as a parent of one of those
-    measures_by_agency: dict[str, tuple[str, ...]]  # agency id -> its measures, in plan order
-    types_of: dict[str, tuple[str, ...]]  # measure id -> every practice type it has (closest first)
-    measures_by_type: dict[str, tuple[str, ...]]  # practice type id -> every measure having it, in plan order
-    matrix: dict[str, dict[str, tuple[str, ...]]]  # practice type id -> agency id -> those measures of that agency
+    measures_by_agency: dict[str, int]  # agency id -> how many measures its plans have
+    type_sizes: dict[str, int]  # practice type id -> measures having it, largest first (then by label)
+    cells: dict[str, dict[str, int]]  # practice type id -> agency id -> those measures of that agency
 
     def cell(self, type_id: str, agency_id: str) -> int:
         """Measures of the agency having the practice type."""
-        return len(self.matrix.get(type_id, {}).get(agency_id, ()))
+        return self.cells.get(type_id, {}).get(agency_id, 0)
 
     def agencies_with(self, type_id: str) -> list[str]:
         """Agencies (ids, by name order) with at least one measure of the practice type."""
-        row = self.matrix.get(type_id, {})
+        row = self.cells.get(type_id, {})
         return [a for a in self.agency_ids if row.get(a)]
 
     def used_types(self) -> list[str]:
         """Practice types at least one measure has, largest first (then by label order of the state)."""
-        return [t for t in self.measures_by_type if self.measures_by_type[t]]
+        return [t for t, n in self.type_sizes.items() if n]
 
 
 def counts(state: KGState) -> Counts:
@@ -50,41 +61,38 @@ def counts(state: KGState) -> Counts:
     return state.cache.get(("webui.counts",), lambda: _build(state))
 
 
+def _practice(value: str | None) -> str | None:
+    return entities.local(value, "practice")
+
+
 def _build(state: KGState) -> Counts:
-    membership = state.search.practices.get("membership", {})
     known = state.practice_types
-    agency_ids = tuple(sorted((a["id"] for a in state.agencies.values() if a["plan_ids"]), key=_agency_name(state)))
+    agency_ids = tuple(a["id"] for a in state.agencies.values() if a["plan_ids"])  # state.agencies is by name
     parents = {state.agencies[a]["parent_id"] for a in agency_ids} - {None} - set(agency_ids)
-    parent_ids = tuple(sorted((p for p in parents if p in state.agencies), key=_agency_name(state)))
-
-    by_agency: dict[str, list[str]] = {a: [] for a in agency_ids}
-    for a in agency_ids:
-        plans = sorted(state.agencies[a]["plan_ids"], key=lambda p: year_key(state.plans[p]["year"]))
-        by_agency[a] = [mid for p in plans for mid in state.plans[p]["measure_ids"]]
-
-    types_of: dict[str, tuple[str, ...]] = {}
-    by_type: dict[str, list[str]] = {t: [] for t in known}
-    matrix: dict[str, dict[str, list[str]]] = {t: {} for t in known}
-    for a in agency_ids:
-        for mid in by_agency[a]:
-            types = tuple(dict.fromkeys(t for t in membership.get(mid, ()) if t in known))
-            types_of[mid] = types
-            for t in types:
-                by_type[t].append(mid)
-                matrix[t].setdefault(a, []).append(mid)
-    order = sorted(known, key=lambda t: (-len(by_type[t]), known[t]["label"]))
+    parent_ids = tuple(a for a in state.agencies if a in parents)
+    by_agency = {a: 0 for a in agency_ids}
+    for r in state.store.select(_AGENCY_MEASURES):
+        aid = entities.local(r["a"], "org")
+        if aid in by_agency:
+            by_agency[aid] = int(r["n"])
+    sizes = {t: 0 for t in known}
+    for r in state.store.select(_TYPE_SIZES):
+        t = _practice(r["t"])
+        if t in sizes:
+            sizes[t] = int(r["n"])
+    cells: dict[str, dict[str, int]] = {t: {} for t in known}
+    for r in state.store.select(_CELLS):
+        t, aid = _practice(r["t"]), entities.local(r["a"], "org")
+        if t in cells and aid in by_agency:
+            cells[t][aid] = int(r["n"])
+    order = sorted(known, key=lambda t: (-sizes[t], known[t]["label"]))
     return Counts(
         agency_ids=agency_ids,
         parent_agency_ids=parent_ids,
-        measures_by_agency={a: tuple(ms) for a, ms in by_agency.items()},
-        types_of=types_of,
-        measures_by_type={t: tuple(by_type[t]) for t in order},
-        matrix={t: {a: tuple(ms) for a, ms in matrix[t].items()} for t in order},
+        measures_by_agency=by_agency,
+        type_sizes={t: sizes[t] for t in order},
+        cells={t: cells[t] for t in order},
     )
-
-
-def _agency_name(state: KGState):
-    return lambda aid: state.agencies[aid]["name"]
 
 
 def totals(state: KGState) -> dict[str, int]:
@@ -92,20 +100,25 @@ def totals(state: KGState) -> dict[str, int]:
 
     agencies: 機關 with a plan of their own; parent_agencies: 上級機關 named only as their parent (the graph shows
     both kinds as agency nodes: agency_nodes = agencies + parent_agencies)."""
-    c = counts(state)
-    return {
-        "plans": len(state.plans),
-        "measures": len(state.measures),
-        "agencies": len(c.agency_ids),
-        "parent_agencies": len(c.parent_agency_ids),
-        "agency_nodes": len(c.agency_ids) + len(c.parent_agency_ids),
-        "units": len(state.units),
-        "systems": len(state.systems),
-        "practice_types": len(c.used_types()),
-        "framework_items": sum(1 for f in state.framework.values() if f["measure_ids"]),
-        "laws": len(state.laws),
-        "programmes": len(state.programmes),
-    }
+
+    def build() -> dict[str, int]:
+        c = counts(state)
+        framework = sum(1 for n in state.framework if state.framework_count(n))
+        return {
+            "plans": len(state.plans),
+            "measures": len(state.measures),
+            "agencies": len(c.agency_ids),
+            "parent_agencies": len(c.parent_agency_ids),
+            "agency_nodes": len(c.agency_ids) + len(c.parent_agency_ids),
+            "units": len(state.units),
+            "systems": len(state.systems),
+            "practice_types": len(c.used_types()),
+            "framework_items": framework,
+            "laws": len(state.laws),
+            "programmes": len(state.programmes),
+        }
+
+    return state.cache.get(("webui.totals",), build)
 
 
 def practice_rows(state: KGState) -> list[dict]:
@@ -117,7 +130,7 @@ def practice_rows(state: KGState) -> list[dict]:
             "label": state.practice_types[t]["label"],
             "alt_labels": state.practice_types[t]["alt_labels"],
             "source": state.practice_types[t]["source"],
-            "measures": len(c.measures_by_type[t]),
+            "measures": c.type_sizes[t],
             "agencies": len(c.agencies_with(t)),
         }
         for t in c.used_types()
@@ -135,7 +148,7 @@ def coverage_matrix(state: KGState) -> dict:
             {
                 "id": t,
                 "label": state.practice_types[t]["label"],
-                "size": len(c.measures_by_type[t]),
+                "size": c.type_sizes[t],
                 "agencies_doing": sum(1 for x in cells if x["count"]),
                 "cells": cells,
             }
@@ -156,6 +169,8 @@ def agency_practice_counts(state: KGState, agency_id: str) -> list[dict]:
 
 def system_agency_count(state: KGState, system_id: str) -> int:
     """Agencies with a measure that names the system."""
-    return len(
-        {state.plans[state.measures[m]["plan_id"]]["agency"]["id"] for m in state.systems[system_id]["measure_ids"]}
+    return (
+        state.systems[system_id]["agencies"]
+        if "agencies" in state.systems[system_id]
+        else len(entities.counted(state.store, "system", system_id, "agency"))
     )

@@ -1,23 +1,27 @@
-"""The knowledge graph as typed nodes and labelled edges in memory, for the interactive graph view.
+"""The knowledge graph as typed nodes and labelled edges, for the interactive graph view, read from the store on
+demand.
 
-Built once from the RDF store with a handful of SPARQL queries, so that expanding a node in the browser is a dict
-look-up instead of a query: a few hundred nodes must stay responsive. Besides the stated relations it holds derived
-links a planner would otherwise assemble by expanding every measure (a unit and the systems its measures use, an
-agency and the practice types of its measures, with how many measures make each), and finds the shortest paths
-between two nodes with networkx over a graph built once per index.
+Nothing of the whole graph is held: a node's kind, label and links come from a few SPARQL queries when the view
+asks for it (kept in a small LRU, so expanding around the same nodes does not ask again). Besides the stated
+relations a node has derived links a planner would otherwise assemble by expanding every measure (a unit and the
+systems its measures use, an agency and the practice types of its measures, with how many measures make each).
+Paths between two nodes are found by a bounded bidirectional breadth-first search over neighbour queries, then
+ranked shortest first (Yen's algorithm, networkx) over the part of the graph that search saw.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from dataclasses import dataclass, field
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import islice
 
 import networkx as nx
-from rdflib import Dataset
+import pyoxigraph as ox
 
 from kg.vocab import BASE, ID
+from webui.store import Store, iri, values
 
 # The node types the graph view knows, in the order the legend lists them.
 KINDS: dict[str, str] = {
@@ -37,44 +41,6 @@ _FIND_ORDER = {
     k: i
     for i, k in enumerate(("agency", "unit", "system", "practice", "framework", "programme", "plan", "law", "measure"))
 }
-
-_PREFIXES = f"""
-PREFIX sp: <{BASE}ontology#>
-PREFIX id: <{ID}>
-PREFIX org: <http://www.w3.org/ns/org#>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX dcterms: <http://purl.org/dc/terms/>
-"""
-
-_NODES = (
-    _PREFIXES
-    + """
-SELECT DISTINCT ?s ?kind WHERE {
-  { ?s a sp:Plan . BIND("plan" AS ?kind) }
-  UNION { ?s a org:Organization . BIND("agency" AS ?kind) }
-  UNION { ?s a org:OrganizationalUnit . BIND("unit" AS ?kind) }
-  UNION { ?s a sp:Measure . BIND("measure" AS ?kind) }
-  UNION { ?s a sp:System . BIND("system" AS ?kind) }
-  UNION { ?s a sp:Law . BIND("law" AS ?kind) }
-  UNION { ?s a sp:Programme . BIND("programme" AS ?kind) }
-  UNION { ?s a skos:Concept ; skos:inScheme id:practice . BIND("practice" AS ?kind) }
-  UNION { ?s a skos:Concept ; skos:notation ?n .
-          FILTER(STRSTARTS(STR(?s), STR(id:framework))) BIND("framework" AS ?kind) }
-}
-"""
-)
-
-_LABELS = (
-    _PREFIXES
-    + """
-SELECT DISTINCT ?s ?p ?l WHERE {
-  VALUES ?p { skos:prefLabel rdfs:label dcterms:title skos:notation }
-  ?s ?p ?l .
-  FILTER(lang(?l) = "" || langMatches(lang(?l), "zh-Hant"))
-}
-"""
-)
 
 # Relations shown as edges, with the words a planner reads on them.
 RELATIONS: dict[str, str] = {
@@ -124,12 +90,131 @@ RELATION_NOTES: dict[str, str] = {
     **{label: note for label, note in DERIVED.values()},
 }
 
-_EDGES = (
-    _PREFIXES
-    + "SELECT DISTINCT ?s ?p ?o WHERE { VALUES ?p { "
-    + " ".join(f"<{p}>" for p in RELATIONS)
-    + " } ?s ?p ?o . FILTER(isIRI(?o)) }"
+# The neighbours one expansion returns each come with at most this many of their own links (a hub next to the node
+# expanded, an agency with thousands of measures, must not make the answer huge); the browser draws the links among
+# what it shows from them.
+LINKS_PER_NODE = 500
+# Path finding looks at no more than this many nodes' neighbours, and does not go through nodes with more links than
+# HUB_DEGREE (an agency or a practice type with thousands of measures links nearly everything to everything).
+PATH_EXPANSIONS = 150
+HUB_DEGREE = 300
+CACHE_NODES = 4096  # nodes whose kind, label and links are kept between requests
+
+# rdf:type -> kind, most specific first: an IRI typed twice keeps the first.
+_TYPE_KINDS = (
+    (BASE + "ontology#Plan", "plan"),
+    ("http://www.w3.org/ns/org#Organization", "agency"),
+    ("http://www.w3.org/ns/org#OrganizationalUnit", "unit"),
+    (BASE + "ontology#Measure", "measure"),
+    (BASE + "ontology#System", "system"),
+    (BASE + "ontology#Law", "law"),
+    (BASE + "ontology#Programme", "programme"),
 )
+_CONCEPT = "http://www.w3.org/2004/02/skos/core#Concept"
+_KIND_RANK = {k: i for i, k in enumerate([k for _, k in _TYPE_KINDS] + ["practice", "framework"])}
+
+
+def _kind_pattern(var: str) -> str:
+    """Binds ?{var}_k to the kind of ?{var} (one row per kind it has; the caller keeps the most specific)."""
+    types = "".join(f'{{ ?{var} a <{t}> . BIND("{k}" AS ?{var}_k) }} UNION ' for t, k in _TYPE_KINDS)
+    return (
+        "{ "
+        + types
+        + f'{{ ?{var} a skos:Concept ; skos:inScheme id:practice . BIND("practice" AS ?{var}_k) }} UNION '
+        + f"{{ ?{var} a skos:Concept ; skos:notation ?{var}_n . "
+        + f'FILTER(STRSTARTS(STR(?{var}), "{ID}framework/")) BIND("framework" AS ?{var}_k) }} }}'
+    )
+
+
+_LABEL_ORDER = {
+    "http://www.w3.org/2004/02/skos/core#prefLabel": 0,
+    "http://purl.org/dc/terms/title": 1,
+    "http://www.w3.org/2000/01/rdf-schema#label": 2,
+}
+_PRIORITY = {p: i for i, p in enumerate(RELATIONS)}
+# What the legend's totals count of each relation: links between nodes of the graph view, each pair once under the
+# relation that names it (a measure's dcterms:isPartOf its plan is the plan's sp:measure; a unit's
+# org:subOrganizationOf its agency is org:unitOf; skos:closeMatch is stated both ways).
+_RELATION_ENDS = {
+    f"{BASE}ontology#frameworkItem": "?s a sp:Measure .",
+    "http://purl.org/dc/terms/isPartOf": "?s a sp:Law . ?o a sp:Law .",
+    "http://www.w3.org/ns/org#subOrganizationOf": "?o a org:Organization . FILTER NOT EXISTS { ?s org:unitOf ?o }",
+    "http://www.w3.org/2004/02/skos/core#closeMatch": (
+        "FILTER(STR(?s) < STR(?o) || NOT EXISTS { ?o skos:closeMatch ?s })"
+    ),
+    "http://www.w3.org/2004/02/skos/core#broader": "?s a skos:Concept . ?o a skos:Concept .",
+}  # of two predicates stating one link, the first names it
+_RELATION_VALUES = "VALUES ?p { " + " ".join(f"<{p}>" for p in RELATIONS) + " }"
+
+# A node's links, by index look-ups only (the kinds and labels of the other ends are asked apart: nodes_of).
+_ADJACENCY = """
+SELECT DISTINCT ?s ?o ?p ?out WHERE {
+  VALUES_HERE
+  { ?s ?p ?o . BIND(true AS ?out) } UNION { ?o ?p ?s . BIND(false AS ?out) }
+  FILTER(isIRI(?o) && ?o != ?s)
+}"""
+
+# The types and concept scheme of some IRIs, and apart (each plan's graph repeats a thing's type and label: asked
+# together they would multiply) their labels; their kinds are worked out from these (_node_rows).
+_TYPES = """
+SELECT DISTINCT ?o ?type ?scheme WHERE {
+  VALUES_HERE
+  ?o a ?type .
+  OPTIONAL { ?o skos:inScheme ?scheme }
+}"""
+_LABELS = """
+SELECT DISTINCT ?o ?o_lp ?o_l WHERE {
+  VALUES_HERE
+  VALUES ?o_lp { skos:prefLabel dcterms:title rdfs:label }
+  ?o ?o_lp ?o_l .
+  FILTER(lang(?o_l) = "" || langMatches(lang(?o_l), "zh-Hant"))
+}"""
+
+# The stated links of some nodes to other nodes, for path finding: no labels, no kinds (the nodes of the view are
+# told by their IRIs' paths, which is cheap; a type test would meet each plan's graph repeating the type).
+_NODE_PATHS = "plan|org|measure|system|law|programme|practice|framework"
+_LINKS = f"""
+SELECT DISTINCT ?s ?o WHERE {{
+  VALUES_HERE
+  {{ ?s ?p ?o }} UNION {{ ?o ?p ?s }}
+  FILTER(isIRI(?o) && ?o != ?s && REGEX(STR(?o), "^{ID}({_NODE_PATHS})/"))
+}}"""
+
+_DERIVED = {
+    # (kind of the node asked about) -> [(query binding ?o and ?n, derived label, node is the unit/agency end)]
+    "unit": [
+        (
+            "SELECT ?o (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m sp:ownedBy ?s ; sp:usesSystem ?o . ?o a sp:System } "
+            "GROUP BY ?o",
+            "措施使用系統",
+            True,
+        )
+    ],
+    "system": [
+        (
+            "SELECT ?o (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m sp:usesSystem ?s ; sp:ownedBy ?o . "
+            "?o a org:OrganizationalUnit } GROUP BY ?o",
+            "措施使用系統",
+            False,
+        )
+    ],
+    "agency": [
+        (
+            "SELECT ?o (COUNT(DISTINCT ?m) AS ?n) WHERE { ?plan a sp:Plan ; sp:agency ?s ; sp:measure ?m . "
+            "?m sp:practiceType ?o . ?o skos:inScheme id:practice } GROUP BY ?o",
+            "措施實務類型",
+            True,
+        )
+    ],
+    "practice": [
+        (
+            "SELECT ?o (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m sp:practiceType ?s . ?plan a sp:Plan ; sp:measure ?m ; "
+            "sp:agency ?o } GROUP BY ?o",
+            "措施實務類型",
+            False,
+        )
+    ],
+}
 
 
 @dataclass(frozen=True)
@@ -143,148 +228,302 @@ class Node:
         return {"id": self.iri, "type": self.kind, "type_label": KINDS[self.kind], "key": self.key, "label": self.label}
 
 
-@dataclass
+@dataclass(frozen=True)
+class Around:
+    """What one node links to: stated links (other, relation label, True if stated from this node), one per other
+    node, ordered as the view lists them; derived links (other, label, True if this is the unit/agency end, number
+    of measures), most measures first."""
+
+    stated: tuple[tuple[str, str, bool], ...]
+    derived: tuple[tuple[str, str, bool, int], ...]
+
+
+class _LRU:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str):
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        return None
+
+    def put(self, key: str, value: object) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
+_TYPE_KIND = dict(_TYPE_KINDS)
+
+
+def _kind_of(o: str, type_: str | None, scheme: str | None) -> str | None:
+    if type_ in _TYPE_KIND:
+        return _TYPE_KIND[type_]
+    if type_ == _CONCEPT:
+        if scheme == f"{ID}practice":
+            return "practice"
+        if o.startswith(f"{ID}framework/"):
+            return "framework"
+    return None
+
+
+def _node_rows(rows: Iterable[dict]) -> dict[str, Node]:
+    """Nodes from rows of ?o ?type ?scheme ?o_lp ?o_l (several rows per node: its types and labels)."""
+    kinds: dict[str, str] = {}
+    labels: dict[str, tuple[int, str]] = {}
+    for r in rows:
+        o, k = r["o"], _kind_of(r["o"], r.get("type"), r.get("scheme"))
+        if k is not None and (o not in kinds or _KIND_RANK[k] < _KIND_RANK[kinds[o]]):
+            kinds[o] = k
+        if r.get("o_l") is not None:
+            rank = _LABEL_ORDER.get(r["o_lp"], 9)
+            if o not in labels or (rank, r["o_l"]) < labels[o]:
+                labels[o] = (rank, r["o_l"])
+    out = {}
+    for o, kind in kinds.items():
+        key = _key(o, kind)
+        label = labels[o][1] if o in labels else o.rsplit("/", 1)[-1]
+        out[o] = Node(o, kind, key, f"{key} {label}" if kind == "framework" else label)
+    return out
+
+
+def _valid(value: str) -> bool:
+    try:
+        ox.NamedNode(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _sort_key(node: Node) -> tuple[int, str]:
+    return (_FIND_ORDER[node.kind], node.label)
+
+
 class GraphIndex:
-    nodes: dict[str, Node] = field(default_factory=dict)
-    # iri -> [(other iri, relation label, True if the triple points from iri to other)]
-    adjacency: dict[str, list[tuple[str, str, bool]]] = field(default_factory=dict)
-    # iri -> [(other iri, derived relation label, True if iri is the unit/agency end, number of measures)]
-    derived: dict[str, list[tuple[str, str, bool, int]]] = field(default_factory=dict)
-    _nx: nx.Graph | None = field(default=None, repr=False)
-    _nx_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """The graph view's questions, answered from the store."""
 
-    @classmethod
-    def from_dataset(cls, ds: Dataset) -> GraphIndex:
-        kinds: dict[str, str] = {}
-        for s, kind in ds.query(_NODES):
-            # An IRI typed twice (never in practice) keeps its first, more specific kind.
-            kinds.setdefault(str(s), str(kind))
-        labels: dict[str, dict[str, str]] = {}
-        for s, p, lit in ds.query(_LABELS):
-            if str(s) in kinds:
-                labels.setdefault(str(s), {}).setdefault(str(p).rsplit("#", 1)[-1].rsplit("/", 1)[-1], str(lit))
-        index = cls()
-        for iri, kind in kinds.items():
-            found = labels.get(iri, {})
-            label = found.get("prefLabel") or found.get("title") or found.get("label") or iri.rsplit("/", 1)[-1]
-            key = _key(iri, kind)
-            if kind == "framework":
-                label = f"{key} {label}"
-            index.nodes[iri] = Node(iri, kind, key, label)
-            index.adjacency[iri] = []
-        seen: set[frozenset[str]] = set()
-        for s, p, o in ds.query(_EDGES):
-            a, b = str(s), str(o)
-            pair = frozenset((a, b))
-            # Several triples state the same link (sp:measure / dcterms:isPartOf, unitOf / subOrganizationOf,
-            # closeMatch both ways): the view draws one edge per pair of nodes.
-            if a == b or a not in index.nodes or b not in index.nodes or pair in seen:
-                continue
-            seen.add(pair)
-            rel = RELATIONS[str(p)]
-            index.adjacency[a].append((b, rel, True))
-            index.adjacency[b].append((a, rel, False))
-        for edges in index.adjacency.values():
-            edges.sort(key=lambda e: (_FIND_ORDER[index.nodes[e[0]].kind], index.nodes[e[0]].label))
-        index._derive()
-        return index
+    def __init__(self, store: Store, cache_nodes: int = CACHE_NODES) -> None:
+        self.store = store
+        self._nodes = _LRU(cache_nodes * 4)
+        self._around = _LRU(cache_nodes)
+        self._totals: dict | None = None
+        self._counts: dict | None = None
 
-    def _derive(self) -> None:
-        """The derived links, counted over the measures: a unit whose measures use a system, an agency whose plans
-        have measures of a practice type (the plan's 訂定機關, as the rest of the site counts an agency's measures)."""
-        pairs: Counter[tuple[str, str, str]] = Counter()
-        for iri, node in self.nodes.items():
-            if node.kind != "measure":
+    # ----- nodes -----
+
+    def nodes_of(self, iris: Iterable[str]) -> dict[str, Node]:
+        """The nodes among these IRIs (those the graph has), by IRI."""
+        wanted = [i for i in dict.fromkeys(iris) if i.startswith(("http://", "https://")) and _valid(i)]
+        out: dict[str, Node] = {}
+        missing = []
+        for i in wanted:
+            n = self._nodes.get(i)
+            if n is None:
+                missing.append(i)
+            elif n is not False:
+                out[i] = n
+        for chunk in (missing[x : x + 500] for x in range(0, len(missing), 500)):
+            found = _node_rows(
+                self.store.select(_TYPES.replace("VALUES_HERE", values("o", chunk)))
+                + self.store.select(_LABELS.replace("VALUES_HERE", values("o", chunk)))
+            )
+            for i in chunk:
+                self._nodes.put(i, found.get(i, False))
+            out.update(found)
+        return {i: out[i] for i in wanted if i in out}
+
+    def node(self, iri_: str) -> Node | None:
+        return self.nodes_of([iri_]).get(iri_)
+
+    def around(self, iri_: str) -> Around:
+        return self.around_many([iri_])[iri_]
+
+    def around_many(self, iris: list[str]) -> dict[str, Around]:
+        """The links of each of these nodes (asked of the store in one query for those not kept)."""
+        out: dict[str, Around] = {}
+        missing = []
+        for i in dict.fromkeys(iris):
+            a = self._around.get(i)
+            if a is None:
+                missing.append(i)
+            else:
+                out[i] = a
+        nodes = self.nodes_of(missing)
+        for chunk in (missing[x : x + 200] for x in range(0, len(missing), 200)):
+            rows = self.store.select(_ADJACENCY.replace("VALUES_HERE", values("s", chunk) + " " + _RELATION_VALUES))
+            by_s: dict[str, list[dict]] = {}
+            for r in rows:
+                by_s.setdefault(r["s"], []).append(r)
+            for s in chunk:
+                out[s] = self._build_around(s, nodes.get(s), by_s.get(s, []))
+                self._around.put(s, out[s])
+        return {i: out[i] for i in iris}
+
+    def _build_around(self, s: str, node: Node | None, rows: list[dict]) -> Around:
+        others = self.nodes_of(r["o"] for r in rows)
+        best: dict[str, tuple[int, str, bool]] = {}  # several triples state the same link: one edge per pair
+        for r in rows:
+            o = r["o"]
+            if o not in others:
                 continue
-            around: dict[str, set[str]] = {}
-            for other, _, _ in self.adjacency[iri]:
-                around.setdefault(self.nodes[other].kind, set()).add(other)
-            agencies = {
-                a
-                for plan in around.get("plan", ())
-                for a, rel, out in self.adjacency[plan]
-                if out and rel == RELATIONS[f"{BASE}ontology#agency"]
-            }
-            ends = {"unit": around.get("unit", set()), "agency": agencies}
-            for (kind, other_kind), (label, _) in DERIVED.items():
-                for a in ends[kind]:
-                    for b in around.get(other_kind, ()):
-                        pairs[(a, b, label)] += 1
-        self.derived = {iri: [] for iri in self.nodes}
-        for (a, b, label), n in sorted(pairs.items()):
-            self.derived[a].append((b, label, True, n))
-            self.derived[b].append((a, label, False, n))
-        for edges in self.derived.values():
-            edges.sort(key=lambda e: (-e[3], self.nodes[e[0]].label))
+            pr = _PRIORITY[r["p"]]
+            cand = (pr, RELATIONS[r["p"]], bool(r["out"]))
+            if o not in best or cand[:1] < best[o][:1] or (cand[0] == best[o][0] and cand[2] and not best[o][2]):
+                best[o] = cand
+        stated = sorted(((o, rel, out) for o, (_, rel, out) in best.items()), key=lambda e: _sort_key(others[e[0]]))
+        derived: list[tuple[str, str, bool, int]] = []
+        for query, label, forward in _DERIVED.get(node.kind if node else "", []):
+            counted = {r["o"]: int(r["n"]) for r in self.store.select(query, {"s": iri(s)})}
+            named = self.nodes_of(counted)
+            derived += [(o, label, forward, counted[o]) for o in named]
+        derived.sort(key=lambda e: (-e[3], (self._nodes.get(e[0]) or Node(e[0], "measure", "", "")).label))
+        return Around(tuple(stated), tuple(derived))
 
     # ----- what the browser is sent -----
 
-    def describe(self, iri: str) -> dict:
+    def describe(self, iri_: str, around: Around | None = None) -> dict:
         """A node as the graph view draws it: its kind, label, degree and how many links of each relation it has."""
-        rels: Counter[str] = Counter(rel for _, rel, _ in self.adjacency[iri])
-        rels.update(rel for _, rel, _, _ in self.derived[iri])
-        return dict(self.nodes[iri].as_dict(), degree=len(self.adjacency[iri]), relations=dict(rels))
+        a = around or self.around(iri_)
+        rels: Counter[str] = Counter(rel for _, rel, _ in a.stated)
+        rels.update(rel for _, rel, _, _ in a.derived)
+        node = self.node(iri_)
+        assert node is not None
+        return dict(node.as_dict(), degree=len(a.stated), relations=dict(rels))
 
-    def links(self, iri: str, relations: set[str] | None = None, derived_from_end: bool = False) -> list[dict]:
+    def links(
+        self,
+        iri_: str,
+        relations: set[str] | None = None,
+        derived_from_end: bool = False,
+        around: Around | None = None,
+    ) -> list[dict]:
         """The links of a node (all, or those of `relations`), stated then derived, as edges; derived ones carry
         their count of measures. `derived_from_end`: only the derived links a unit or agency has to its systems or
         practice types, not the reverse (a system's users are asked for by relation, not shown on every click)."""
+        a = around or self.around(iri_)
         out = [
-            _edge(iri, other, rel, forward)
-            for other, rel, forward in self.adjacency[iri]
+            _edge(iri_, other, rel, forward)
+            for other, rel, forward in a.stated
             if relations is None or rel in relations
         ]
         out += [
-            dict(_edge(iri, other, rel, forward), derived=True, count=n)
-            for other, rel, forward, n in self.derived[iri]
+            dict(_edge(iri_, other, rel, forward), derived=True, count=n)
+            for other, rel, forward, n in a.derived
             if (relations is None or rel in relations) and (forward or not derived_from_end)
         ]
         return out
 
     def resolve(self, ref: str) -> str | None:
         """The IRI a reference names: a full IRI, or its part after the id namespace (as the shared URLs hold)."""
-        iri = ref if ref.startswith(("http://", "https://")) else str(ID) + ref
-        return iri if iri in self.nodes else None
+        iri_ = ref if ref.startswith(("http://", "https://")) else str(ID) + ref
+        return iri_ if self.node(iri_) is not None else None
 
-    def short_id(self, iri: str) -> str:
-        return iri[len(str(ID)) :] if iri.startswith(str(ID)) else iri
+    def short_id(self, iri_: str) -> str:
+        return iri_[len(str(ID)) :] if iri_.startswith(str(ID)) else iri_
 
     def relation_totals(self) -> dict[str, int]:
-        """How many links of each relation the whole graph has, stated relations first (the edge legend)."""
-        stated: Counter[str] = Counter(rel for edges in self.adjacency.values() for _, rel, out in edges if out)
-        derived: Counter[str] = Counter(rel for edges in self.derived.values() for _, rel, out, _ in edges if out)
-        out = {label: stated[label] for label in dict.fromkeys(RELATIONS.values()) if stated[label]}
-        out.update({label: derived[label] for label, _ in DERIVED.values()})
+        """How many links of each relation the whole graph has, stated relations first (the edge legend): counted by
+        SPARQL once per build, each pair of nodes once, under the relation that names it."""
+        if self._totals is None:
+            self._totals = self._count_relations()
+        return self._totals
+
+    def _count_relations(self) -> dict[str, int]:
+        stated: dict[str, int] = {}
+        for p, label in RELATIONS.items():
+            query = (
+                "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?o WHERE { "
+                + f"?s <{p}> ?o . FILTER(isIRI(?o) && ?s != ?o) {_RELATION_ENDS.get(p, '')} }} }}"
+            )
+            stated[label] = stated.get(label, 0) + int(self.store.select(query)[0]["n"] or 0)
+        out = {label: n for label, n in stated.items() if n}
+        for query, label in (
+            (
+                "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?u ?o WHERE { ?m sp:ownedBy ?u ; sp:usesSystem ?o . "
+                "?u a org:OrganizationalUnit . ?o a sp:System } }",
+                DERIVED[("unit", "system")][0],
+            ),
+            (
+                "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?a ?o WHERE { ?plan a sp:Plan ; sp:agency ?a ; "
+                "sp:measure ?m . ?m sp:practiceType ?o . ?o skos:inScheme id:practice } }",
+                DERIVED[("agency", "practice")][0],
+            ),
+        ):
+            out[label] = int(self.store.select(query)[0]["n"] or 0)
         return out
 
     def subgraph(self, iris: list[str]) -> dict:
         """The nodes and every link among them, stated and derived (a shared scene, restored)."""
         wanted = set(iris)
+        arounds = self.around_many(iris)
         edges = []
-        for iri in iris:
-            edges += [e for e in self.links(iri) if e["source"] == iri and e["target"] in wanted]
-        return {"nodes": [self.describe(i) for i in iris], "edges": edges}
+        for i in iris:
+            edges += [e for e in self.links(i, around=arounds[i]) if e["source"] == i and e["target"] in wanted]
+        return {"nodes": [self.describe(i, arounds[i]) for i in iris], "edges": edges}
+
+    def neighbourhood(self, iri_: str, limit: int, relations: set[str] | None = None) -> dict:
+        """The node, up to `limit` neighbours and the edges to them: those linked by `relations` when given, else
+        every stated link and the derived ones from a unit or agency. Each neighbour comes with (up to
+        LINKS_PER_NODE of) its own links, so that the browser can draw the links between what it shows."""
+        a = self.around(iri_)
+        edges = self.links(iri_, relations, derived_from_end=relations is None, around=a)
+        shown = edges[:limit]
+        others = [e["target"] if e["source"] == iri_ else e["source"] for e in shown]
+        arounds = self.around_many(others)
+        return {
+            "node": dict(self.describe(iri_, a), links=self.links(iri_, around=a)[:LINKS_PER_NODE]),
+            "degree": len(a.stated),
+            "available": len(edges),
+            "truncated": len(edges) > limit,
+            "neighbours": [
+                dict(self.describe(o, arounds[o]), links=self.links(o, around=arounds[o])[:LINKS_PER_NODE])
+                for o in others
+            ],
+            "edges": shown,
+        }
 
     # ----- paths -----
-
-    def nx_graph(self) -> nx.Graph:
-        """The stated links as an undirected networkx graph, built on first use and kept (an index never changes:
-        a new build gives a new state with a new index). Derived links are left out: each stands for a two-hop
-        path through a measure, which a path should show."""
-        with self._nx_lock:
-            if self._nx is None:
-                g = nx.Graph()
-                g.add_nodes_from(self.nodes)
-                g.add_edges_from((a, b) for a, edges in self.adjacency.items() for b, _, out in edges if out)
-                self._nx = g
-            return self._nx
 
     def paths(self, source: str, target: str, max_hops: int = DEFAULT_HOPS, limit: int = MAX_PATHS) -> list[list[str]]:
         """Up to `limit` simple paths from source to target of at most `max_hops` links, shortest first.
 
-        Yen's algorithm (networkx.shortest_simple_paths) yields paths in order of length, so the search stops at the
-        first one that is too long: the work is bounded by limit × path length shortest-path searches."""
-        g = self.nx_graph()
+        A bidirectional breadth-first search over the stated links (neighbour queries, the smaller frontier first)
+        collects the part of the graph within reach, at most PATH_EXPANSIONS nodes expanded and no hub (more than
+        HUB_DEGREE links) gone through; Yen's algorithm then yields that part's paths in order of length, and the
+        search stops at the first one that is too long."""
+        g = nx.Graph()
+        g.add_nodes_from((source, target))
+        seen = {source: {source}, target: {target}}
+        frontier = {source: [source], target: [target]}
+        depth = {source: 0, target: 0}  # layers expanded from each end
+        expanded = 0
+        # Every path of at most max_hops links has each of its links seen from one end once the two depths add up
+        # to max_hops: a link i steps from the source is seen from there when i < depth[source], else from the target.
+        while depth[source] + depth[target] < max_hops and expanded < PATH_EXPANSIONS:
+            sides = [s for s in (source, target) if frontier[s]]
+            if not sides:
+                break
+            side = min(sides, key=lambda s: len(frontier[s]))
+            todo = frontier[side][: PATH_EXPANSIONS - expanded]
+            expanded += len(todo)
+            frontier[side] = []
+            linked = self._links(todo)
+            for x in todo:
+                ys = linked.get(x, ())
+                if x not in (source, target) and len(ys) > HUB_DEGREE:
+                    continue
+                for y in ys:
+                    g.add_edge(x, y)
+                    if y not in seen[side]:
+                        seen[side].add(y)
+                        frontier[side].append(y)
+            depth[side] += 1
         found: list[list[str]] = []
         try:
             for path in islice(nx.shortest_simple_paths(g, source, target), limit):
@@ -295,45 +534,48 @@ class GraphIndex:
             pass
         return found
 
+    def _links(self, iris: list[str]) -> dict[str, set[str]]:
+        """The other nodes each of these is linked to by a stated relation (path finding needs no more)."""
+        out: dict[str, set[str]] = {}
+        for chunk in (iris[x : x + 100] for x in range(0, len(iris), 100)):
+            query = _LINKS.replace("VALUES_HERE", values("s", chunk) + " " + _RELATION_VALUES)
+            for r in self.store.select(query):
+                out.setdefault(r["s"], set()).add(r["o"])
+        return out
+
     def path_edges(self, path: list[str]) -> list[dict]:
         """The stated links along a path, each as it is stated (its direction and relation)."""
+        arounds = self.around_many(path[:-1])
         out = []
         for a, b in zip(path, path[1:], strict=False):
-            rel, forward = next((rel, fw) for other, rel, fw in self.adjacency[a] if other == b)
+            rel, forward = next((rel, fw) for other, rel, fw in arounds[a].stated if other == b)
             out.append(_edge(a, b, rel, forward))
         return out
 
-    def node(self, iri: str) -> Node | None:
-        return self.nodes.get(iri)
-
     def iri_for(self, kind: str, key: str) -> str | None:
         """The IRI of a page's subject, for the 'show in the graph' links."""
-        iri = str(ID[_path(kind, key)])
-        return iri if iri in self.nodes else None
-
-    def neighbourhood(self, iri: str, limit: int, relations: set[str] | None = None) -> dict:
-        """The node, up to `limit` neighbours and the edges to them: those linked by `relations` when given, else
-        every stated link and the derived ones from a unit or agency. Each neighbour comes with its own links, so
-        that the browser can draw every link between what it shows (it adds those whose other end it has)."""
-        edges = self.links(iri, relations, derived_from_end=relations is None)
-        shown = edges[:limit]
-        others = [e["target"] if e["source"] == iri else e["source"] for e in shown]
-        return {
-            "node": dict(self.describe(iri), links=self.links(iri)),
-            "degree": len(self.adjacency[iri]),
-            "available": len(edges),
-            "truncated": len(edges) > limit,
-            "neighbours": [dict(self.describe(o), links=self.links(o)) for o in others],
-            "edges": shown,
-        }
+        iri_ = str(ID[_path(kind, key)])
+        return iri_ if self.node(iri_) is not None else None
 
     def find(self, query: str, limit: int = 20, kinds: set[str] | None = None) -> list[dict]:
         """Nodes whose label or key contains the query, best first (exact, then prefix, then anywhere)."""
         q = query.strip().casefold()
         if not q:
             return []
+        rows = self.store.select(
+            "SELECT DISTINCT ?o WHERE { { VALUES ?o_lp { skos:prefLabel dcterms:title rdfs:label } ?o ?o_lp ?l . "
+            'FILTER(lang(?l) = "" || langMatches(lang(?l), "zh-Hant")) BIND(false AS ?whole) } '
+            "UNION { ?o skos:notation ?l . BIND(true AS ?whole) } "
+            "UNION { ?o dcterms:identifier ?l . BIND(true AS ?whole) } "
+            "FILTER(IF(?whole, LCASE(STR(?l)) = ?q, CONTAINS(LCASE(STR(?l)), ?q))) }",
+            {"q": q},
+        )
+        candidates = [r["o"] for r in rows]
+        direct = self.resolve(query.strip())
+        if direct:
+            candidates.append(direct)
         hits = []
-        for n in self.nodes.values():
+        for n in self.nodes_of(candidates).values():
             if kinds and n.kind not in kinds:
                 continue
             label = n.label.casefold()
@@ -347,22 +589,30 @@ class GraphIndex:
                 continue
             hits.append((rank, _FIND_ORDER[n.kind], len(n.label), n.label, n))
         hits.sort(key=lambda h: h[:4])
-        return [dict(h[4].as_dict(), degree=len(self.adjacency[h[4].iri])) for h in hits[:limit]]
+        top = [h[4] for h in hits[:limit]]
+        arounds = self.around_many([n.iri for n in top])
+        return [dict(n.as_dict(), degree=len(arounds[n.iri].stated)) for n in top]
 
     def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(KINDS, 0)
-        for n in self.nodes.values():
-            out[n.kind] += 1
-        return out
+        """How many nodes of each kind the graph has (counted by SPARQL once per build)."""
+        if self._counts is None:
+            out = dict.fromkeys(KINDS, 0)
+            rows = self.store.select(
+                "SELECT ?o_k (COUNT(DISTINCT ?o) AS ?n) WHERE { " + _kind_pattern("o") + " } GROUP BY ?o_k"
+            )
+            for r in rows:
+                out[r["o_k"]] = int(r["n"])
+            self._counts = out
+        return self._counts
 
 
-def _edge(iri: str, other: str, rel: str, forward: bool) -> dict:
-    source, target = (iri, other) if forward else (other, iri)
+def _edge(iri_: str, other: str, rel: str, forward: bool) -> dict:
+    source, target = (iri_, other) if forward else (other, iri_)
     return {"id": f"{source}|{target}|{rel}", "source": source, "target": target, "label": rel}
 
 
-def _key(iri: str, kind: str) -> str:
-    local = iri[len(str(ID)) :] if iri.startswith(str(ID)) else iri
+def _key(iri_: str, kind: str) -> str:
+    local = iri_[len(str(ID)) :] if iri_.startswith(str(ID)) else iri_
     if kind == "framework":
         return local.removeprefix("framework/").replace("/", "-")
     return local.split("/", 1)[-1]

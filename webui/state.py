@@ -1,10 +1,13 @@
 """Everything the web UI reads about one build of the data dir (a KGState), and keeping it current (LiveState).
 
 Pages look things up here by id; nothing a request names ever becomes a path on disk. A KGState is loaded from one
-generation of the data dir (DATA_DIR/generations/<id>): the RDF store is copied into memory, the search index, the
-records and the practice types are those of that generation, and so are the downloads and the plans' original
-files, read from that generation's folder when asked for (held with a shared lock, so that a later build does not
-prune it while it is served).
+generation of the data dir (DATA_DIR/generations/<id>): its RDF store is opened read-only on disk and queried with
+Oxigraph's own engine (webui.store; nothing is copied into memory), its search index opened, and little else is
+read at start: the agencies, the practice types and the city framework. Plans, measures, units, systems, laws and
+programmes are looked up when a page asks (plan records from that generation's records/, measures from the search
+index, the rest by SPARQL), a few kept in an LRU; lists and counts are aggregated by SPARQL (webui.entities,
+webui.counts). So are the downloads and the plans' original files, read from that generation's folder when asked
+for (held with a shared lock, so that a later build does not prune it while it is served).
 
 A running server follows the builds: before each request the app's LiveState looks at DATA_DIR/CURRENT (at most
 every RELOAD_INTERVAL seconds); when a build has published another generation, one request loads its KGState and
@@ -16,6 +19,7 @@ previous state kept. Nothing here is shared between apps or kept in module globa
 from __future__ import annotations
 
 import io
+import json
 import logging
 import math
 import os
@@ -23,24 +27,24 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pyoxigraph as ox
 from flask import Flask, current_app, g, has_request_context
-from oxrdflib.store import OxigraphStore
-from rdflib import Dataset, Literal, URIRef
+from rdflib import Literal, URIRef
 from rdflib.namespace import SKOS
 
 from kg.datadir import DataDir, hold_generation
 from kg.errors import PlanError
 from kg.search import Search, SearchConfig, SearchConfigError
-from kg.store import PREFIXES
 from ontology import framework_graph
+from webui import entities
+from webui.entities import SYSTEM_TYPES
 from webui.graphindex import GraphIndex
 from webui.sparql_runner import SparqlRunner
+from webui.store import Store, StoreError
 
 EXTENSION = "spkg"  # app.extensions[EXTENSION]: the KGState being served (replaced when a build is picked up)
 LIVE = "spkg.live"  # app.extensions[LIVE]: the app's LiveState
@@ -48,15 +52,7 @@ REQUEST_STATE = "spkg_state"  # flask.g attribute: the KGState this request answ
 DEFAULT_RELOAD_INTERVAL = 0.5  # seconds between two looks at DATA_DIR/CURRENT
 T = TypeVar("T")
 
-SYSTEM_TYPES = {
-    "Hotline": "服務專線",
-    "MobileApp": "行動應用程式",
-    "WebPlatform": "網路平臺",
-    "Website": "網站",
-    "Mailbox": "信箱",
-    "SocialMedia": "社群媒體",
-    "InformationSystem": "資訊系統",
-}
+__all__ = ["SYSTEM_TYPES", "KGState", "LiveState", "get_state", "load_state", "year_key"]
 
 
 class LRU:
@@ -80,25 +76,111 @@ class LRU:
         return value
 
 
+class Table(Mapping[str, dict]):
+    """Things of one kind by id, looked up when asked (`one`) and listed only when a page lists them all (`every`,
+    computed once); a few recent look-ups kept."""
+
+    def __init__(self, one: Callable[[str], dict | None], every: Callable[[], list[dict]], size: int = 1024) -> None:
+        self._one = one
+        self._every = every
+        self._all: dict[str, dict] | None = None
+        self._lock = threading.Lock()
+        self._recent = LRU(size)
+
+    def rows(self) -> list[dict]:
+        """Every row, in the kind's own order (aggregated once per state)."""
+        with self._lock:
+            if self._all is None:
+                self._all = {r["id"]: r for r in self._every()}
+            return list(self._all.values())
+
+    def __getitem__(self, key: str) -> dict:
+        if not isinstance(key, str):
+            raise KeyError(key)
+        if self._all is not None:
+            return self._all[key]
+        found = self._recent.get(key, lambda: self._one(key))
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([r["id"] for r in self.rows()])
+
+    def __len__(self) -> int:
+        return len(self.rows())
+
+
+class PlanTable(Mapping[str, dict]):
+    """The plan records of one generation (records/<id>.json), read when a page asks for one; the ids are the file
+    names listed at start, so a request's text never becomes a path."""
+
+    def __init__(self, folder: Path, size: int = 256) -> None:
+        self.folder = folder
+        self._ids = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+        self._known = frozenset(self._ids)
+        self._recent = LRU(size)
+
+    def _read(self, pid: str) -> dict:
+        rec = json.loads((self.folder / f"{pid}.json").read_text("utf-8"))
+        return dict(rec, measure_ids=[m["id"] for m in rec["measures"]])
+
+    def __getitem__(self, key: str) -> dict:
+        if key not in self._known:
+            raise KeyError(key)
+        return self._recent.get(key, lambda: self._read(key))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class MeasureTable(Mapping[str, dict]):
+    """The measures' full records, from the search index (Search.record); listed only when asked for all."""
+
+    def __init__(self, search: Search, store: Store) -> None:
+        self.search = search
+        self.store = store
+
+    def __getitem__(self, key: str) -> dict:
+        found = self.search.record(key) if isinstance(key, str) else None
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.search.record(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        rows = self.store.select("SELECT ?id WHERE { ?m a sp:Measure ; dcterms:identifier ?id } ORDER BY ?id")
+        return iter([str(r["id"]) for r in rows])
+
+    def __len__(self) -> int:
+        return len(self.search)
+
+
 @dataclass
 class KGState:
     data_dir: Path  # the folder of the generation loaded (a DataDir of it reads that build only)
     search: Search
-    dataset: Dataset
+    store: Store  # the generation's on-disk store, opened read-only (the pages' own SPARQL)
     graph: GraphIndex
     sparql: SparqlRunner
-    plans: dict[str, dict]
-    measures: dict[str, dict]
+    plans: PlanTable
+    measures: MeasureTable
     agencies: dict[str, dict]
     agency_by_name: dict[str, str]
-    units: dict[str, dict]
-    systems: dict[str, dict]
-    laws: dict[str, dict]
-    programmes: dict[str, dict]
+    units: Table
+    systems: Table
+    laws: Table
+    programmes: Table
     practice_types: dict[str, dict]
     framework: dict[str, dict]
-    coverage: dict
-    originals: dict[str, str] = field(default_factory=dict)  # original file name -> id of the plan it is of
     root: Path | None = None  # the data dir
     generation: str | None = None  # the id of the generation loaded (None: a data dir of the previous layout)
     cache: LRU = field(default_factory=lambda: LRU(512))
@@ -108,17 +190,30 @@ class KGState:
     # ----- look-ups used by several pages -----
 
     def plan_measures(self, plan_id: str) -> list[dict]:
-        return [self.measures[mid] for mid in self.plans[plan_id]["measure_ids"]]
+        return self.plans[plan_id]["measures"]
+
+    def original_plan(self, name: str) -> str | None:
+        """The id of the plan whose original file has this name (as its record and the graph say), or None."""
+        if not _plain_name(name):
+            return None
+        rows = self.store.select("SELECT ?plan WHERE { ?plan sp:originalFile ?name }", {"name": name})
+        pids = [entities.local(r["plan"], "plan") for r in rows]
+        return next((p for p in pids if p in self.plans and self.plans[p].get("original") == name), None)
 
     def original_path(self, name: str) -> Path | None:
         """The file in originals/ a plan record names, found by that name in the records (never built from a
         request's text); None when no plan has such an original or the file is missing."""
-        pid = self.originals.get(name)
+        pid = self.original_plan(name)
         if pid is None:
             return None
         folder = DataDir(self.data_dir).originals_dir
         path = folder / self.plans[pid]["original"]
         return path if path.parent == folder and path.is_file() else None
+
+    def framework_count(self, notation: str) -> int:
+        """Measures filed under a framework concept itself (webui.entities.framework_counts, once per state)."""
+        counts = self.cache.get(("framework.counts",), lambda: entities.framework_counts(self.store))
+        return counts.get(self.framework[notation]["iri"], 0)
 
     def agency_id(self, name: str) -> str | None:
         return self.agency_by_name.get(name)
@@ -172,18 +267,14 @@ def get_state() -> KGState:
     return current_app.extensions[EXTENSION]
 
 
-def _memory_dataset(store_dir: Path) -> Dataset:
-    """The data dir's store, copied into an in-memory Oxigraph store with the default graph as union of all graphs."""
+def open_store(store_dir: Path) -> Store:
+    """The generation's store, opened read-only where it is (never copied)."""
     if not store_dir.exists():
         raise PlanError(str(store_dir.parent), "no knowledge graph here yet: run 'kg build' first")
-    disk = ox.Store.read_only(str(store_dir))
-    mem = ox.Store()
-    mem.bulk_extend(disk.quads_for_pattern(None, None, None, None))
-    del disk
-    ds = Dataset(store=OxigraphStore(store=mem), default_union=True)
-    for prefix, ns in PREFIXES.items():
-        ds.bind(prefix, ns)
-    return ds
+    try:
+        return Store(store_dir)
+    except StoreError as exc:
+        raise PlanError(str(store_dir), str(exc).split(": ", 1)[-1]) from None
 
 
 def _framework() -> dict[str, dict]:
@@ -218,7 +309,6 @@ def _framework() -> dict[str, dict]:
             "related_match": sorted(
                 (by_iri[str(x)] for x in g.objects(c, SKOS.relatedMatch) if str(x) in by_iri), key=_notation_key
             ),
-            "measure_ids": [],
         }
     return dict(sorted(out.items(), key=lambda kv: _notation_key(kv[0])))
 
@@ -240,139 +330,45 @@ def load_state(
         raise PlanError(str(d.path), "no knowledge graph here yet: run 'kg build' first")
     folder = d.current()
     assert folder is not None  # d.exists()
-    search = Search(d, search_config)
-    # The encoder's first call builds its runtime state (~0.1 s); pay that at start, not on a planner's first search.
-    search.search("服務", k=1)
-    if search.measures:
-        search.similar(search.measures[0]["id"], k=1)
-    dataset = _memory_dataset(d.store_dir)
-    graph = GraphIndex.from_dataset(dataset)
-
-    agencies: dict[str, dict] = {}
-    agency_nodes = [n for n in graph.nodes.values() if n.kind == "agency"]
-    for n in agency_nodes:
-        agencies[n.key] = {
-            "id": n.key,
-            "name": n.label,
-            "name_en": "",
-            "parent_id": None,
-            "children": [],
-            "plan_ids": [],
-            "unit_ids": [],
-        }
-    for n in agency_nodes:
-        for other, _rel, out in graph.adjacency[n.iri]:
-            o = graph.nodes[other]
-            if o.kind == "agency":  # agency to agency is only ever org:subOrganizationOf
-                if out:
-                    agencies[n.key]["parent_id"] = o.key
-                else:
-                    agencies[n.key]["children"].append(o.key)
-    agency_by_name = {a["name"]: a["id"] for a in agencies.values()}
-
-    plans: dict[str, dict] = {}
-    measures: dict[str, dict] = {}
-    units: dict[str, dict] = {}
-    systems: dict[str, dict] = {}
-    laws: dict[str, dict] = {}
-    programmes: dict[str, dict] = {}
-    framework = _framework()
-    originals: dict[str, str] = {}
-    for rec in sorted(d.records(), key=lambda r: (r["agency"]["name"], year_key(r["year"]))):
-        rec = dict(rec, measure_ids=[m["id"] for m in rec["measures"]])
-        plans[rec["id"]] = rec
-        if _plain_name(rec.get("original")):
-            originals[rec["original"]] = rec["id"]
-        ag = agencies.setdefault(
-            rec["agency"]["id"],
-            {
-                "id": rec["agency"]["id"],
-                "name": rec["agency"]["name"],
-                "parent_id": None,
-                "children": [],
-                "plan_ids": [],
-                "unit_ids": [],
-            },
-        )
-        ag["name_en"] = rec["agency"].get("name_en", "")
-        ag["plan_ids"].append(rec["id"])
-        for p in rec["basis"]:
-            programmes.setdefault(
-                p["id"], {"id": p["id"], "name": p["name"], "name_en": p.get("name_en", ""), "plan_ids": []}
-            )["plan_ids"].append(rec["id"])
-        for m in rec["measures"]:
-            measures[m["id"]] = m
-            for u in m["unit_entities"]:
-                unit = units.setdefault(
-                    u["id"],
-                    {
-                        "id": u["id"],
-                        "name": u["name"],
-                        "agency": u["parent"],
-                        "agency_id": agency_by_name.get(u["parent"]),
-                        "measure_ids": [],
-                    },
-                )
-                unit["measure_ids"].append(m["id"])
-            for s in m["system_entities"]:
-                systems.setdefault(
-                    s["id"],
-                    {
-                        "id": s["id"],
-                        "name": s["name"],
-                        "name_en": s.get("name_en", ""),
-                        "type": s["type"],
-                        "type_label": SYSTEM_TYPES.get(s["type"], s["type"]),
-                        "measure_ids": [],
-                    },
-                )["measure_ids"].append(m["id"])
-            for law in m["law_entities"]:
-                laws.setdefault(
-                    law["id"],
-                    {"id": law["id"], "name": law["name"], "parent": law.get("parent", ""), "measure_ids": []},
-                )["measure_ids"].append(m["id"])
-            if m["framework_item"] in framework:
-                framework[m["framework_item"]]["measure_ids"].append(m["id"])
-    for u in units.values():
-        if u["agency_id"] in agencies:
-            agencies[u["agency_id"]]["unit_ids"].append(u["id"])
-
-    practice_types = {}
-    for t in search.practices["types"]:
-        members = [mid for mid in t["members"] if mid in measures]
-        practice_types[t["id"]] = {
-            "id": t["id"],
-            "label": t["label"],
-            "alt_labels": t["alt_labels"],
-            "source": t.get("source", ""),
-            "measure_ids": members,
-        }
-
     hold = hold_generation(folder)
+    search = Search(d, search_config)
+    store = open_store(d.store_dir)
+    agencies = entities.agencies(store)
+    practice_types = {
+        t["id"]: {"id": t["id"], "label": t["label"], "alt_labels": t["alt_labels"], "source": t.get("source", "")}
+        for t in search.practices["types"]
+    }
     state = KGState(
         data_dir=folder,
         search=search,
-        dataset=dataset,
-        graph=graph,
-        sparql=SparqlRunner(dataset, timeout=sparql_timeout, max_rows=sparql_max_rows, workers=sparql_workers),
-        plans=plans,
-        measures=measures,
+        store=store,
+        graph=GraphIndex(store),
+        sparql=SparqlRunner(None, timeout=sparql_timeout, max_rows=sparql_max_rows, workers=sparql_workers),
+        plans=PlanTable(d.records_dir),
+        measures=MeasureTable(search, store),
         agencies=agencies,
-        agency_by_name=agency_by_name,
-        units=dict(sorted(units.items(), key=lambda kv: (kv[1]["agency"], kv[1]["name"]))),
-        systems=dict(sorted(systems.items(), key=lambda kv: (kv[1]["type"], kv[1]["name"]))),
-        laws=dict(sorted(laws.items(), key=lambda kv: kv[1]["name"])),
-        programmes=dict(sorted(programmes.items(), key=lambda kv: kv[1]["name"])),
+        agency_by_name={a["name"]: a["id"] for a in agencies.values()},
+        units=Table(lambda k: entities.unit(store, k), lambda: entities.unit_rows(store)),
+        systems=Table(lambda k: entities.system(store, k), lambda: entities.system_rows(store)),
+        laws=Table(lambda k: _row(entities.law_rows(store), k), lambda: entities.law_rows(store)),
+        programmes=Table(lambda k: _programme(store, k), lambda: entities.programme_rows(store)),
         practice_types=practice_types,
-        framework=framework,
-        coverage=search.coverage(),
-        originals=originals,
+        framework=_framework(),
         root=d.path,
         generation=d.generation(),
     )
     if hold is not None:
         weakref.finalize(state, os.close, hold)  # let go of the generation once no request uses this state
     return state
+
+
+def _row(rows: list[dict], key: str) -> dict | None:
+    return next((r for r in rows if r["id"] == key), None)
+
+
+def _programme(store: Store, key: str) -> dict | None:
+    found = _row(entities.programme_rows(store), key)
+    return dict(found, plan_ids=entities.programme_plans(store, key)) if found else None
 
 
 class StateConfigError(ValueError):

@@ -8,6 +8,7 @@ from collections import deque
 import pytest
 
 from kg.vocab import ID
+from tests.webui.graph_oracle import WholeGraph, whole_graph
 from tests.webui.helpers import state, unit_id
 from webui.counts import counts
 
@@ -71,10 +72,9 @@ def test_node_returns_its_typed_neighbours_and_edges(client, app):
 
 
 def test_every_node_type_has_a_page(client, app):
-    from tests.webui.helpers import state
 
     seen = set()
-    for node in state(app).graph.nodes.values():
+    for node in oracle(app).nodes.values():
         if node.kind in seen:
             continue
         seen.add(node.kind)
@@ -99,13 +99,19 @@ def test_graph_api_errors_are_json(client, path, status):
     assert r.status_code == status and r.is_json and r.get_json()["error"]
 
 
+def oracle(app) -> WholeGraph:
+    """The whole graph built in memory with rdflib (the oracle of the on-demand answers)."""
+    st = state(app)
+    return whole_graph(st.root, st.data_dir)
+
+
 def _iri(app, unit: str = "查報組") -> str:
     return str(ID[f"org/{unit_id(app, unit)}"])
 
 
 def _hops(app, a: str, b: str) -> int | None:
     """The length of the shortest path, by a plain breadth-first search over the index (the oracle)."""
-    adjacency = state(app).graph.adjacency
+    adjacency = oracle(app).adjacency
     seen, todo = {a: 0}, deque([a])
     while todo:
         x = todo.popleft()
@@ -123,7 +129,7 @@ def test_paths_between_a_unit_and_the_1999_hotline(client, app):
     assert 1 <= len(paths) <= 10 and data["max_hops"] == 6
     assert paths[0]["hops"] == _hops(app, unit, HOTLINE) == 2
     assert [p["hops"] for p in paths] == sorted(p["hops"] for p in paths)
-    graph = state(app).graph
+    graph = oracle(app)
     for p in paths:
         assert p["nodes"][0] == unit and p["nodes"][-1] == HOTLINE and len(set(p["nodes"])) == len(p["nodes"])
         assert p["hops"] == len(p["nodes"]) - 1 == len(p["edges"]) <= 6
@@ -151,8 +157,6 @@ def test_paths_respect_the_hop_limit(client, app):
         assert got["paths"] and all(p["hops"] <= hops for p in got["paths"])
     four = client.get("/api/graph/paths", query_string={"from": unit, "to": HOTLINE, "max_hops": 4}).get_json()
     assert max(p["hops"] for p in four["paths"]) == 4  # longer paths are found when allowed
-    graph = state(app).graph
-    assert graph.nx_graph() is graph.nx_graph()  # built once per loaded state
 
 
 @pytest.mark.parametrize(
@@ -179,8 +183,12 @@ def test_paths_refuse_bad_parameters_naming_them(client, args, param):
 
 def test_derived_links_count_measures_as_the_records_do(client, app):
     st = state(app)
-    graph = st.graph
+    graph = oracle(app)
     c = counts(st)
+    measures_of: dict[str, set[str]] = {}  # unit or system id -> its measures, from the records
+    for m in st.measures.values():
+        for e in m["unit_entities"] + m["system_entities"]:
+            measures_of.setdefault(e["id"], set()).add(m["id"])
     seen = {"unit": 0, "agency": 0}
     for iri, links in graph.derived.items():
         node = graph.nodes[iri]
@@ -190,7 +198,7 @@ def test_derived_links_count_measures_as_the_records_do(client, app):
             end = graph.nodes[other]
             if node.kind == "unit":
                 assert label == "措施使用系統" and end.kind == "system"
-                mine = set(st.units[node.key]["measure_ids"]) & set(st.systems[end.key]["measure_ids"])
+                mine = measures_of[node.key] & measures_of[end.key]
                 assert n == len(mine), (node.label, end.label)
             else:
                 assert node.kind == "agency" and label == "措施實務類型" and end.kind == "practice"
@@ -198,7 +206,7 @@ def test_derived_links_count_measures_as_the_records_do(client, app):
             seen[node.kind] += 1
     # and none is missing: every unit × system and agency × practice type with measures has its link
     expected_units = sum(
-        1 for u in st.units.values() for s in st.systems.values() if set(u["measure_ids"]) & set(s["measure_ids"])
+        1 for u in st.units for s in st.systems if measures_of.get(u, set()) & measures_of.get(s, set())
     )
     expected_agencies = sum(1 for t in c.used_types() for a in c.agency_ids if c.cell(t, a))
     assert seen == {"unit": expected_units, "agency": expected_agencies} and expected_units and expected_agencies

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from tests.webui.helpers import agency_id, plan_id, state, unit_id
+from webui.counts import counts
 from webui.headings import HEADING_MAX, derived_heading, measure_heading
 from webui.nav import nav_url
 
@@ -57,7 +58,7 @@ def planner_pages(app) -> list[str]:
     """The pages a planner reads: home, search, one of every browse page, and every plan."""
     st = state(app)
     some_measure = next(m for m in st.measures.values() if m["system_entities"])
-    some_practice = next(t for t in st.practice_types.values() if t["measure_ids"])
+    some_practice = next(st.practice_types[t] for t in counts(st).used_types())
     return [
         "/",
         "/search?q=電話禮貌測試",

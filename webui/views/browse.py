@@ -1,5 +1,8 @@
 """Browsing the graph by what planners know: agencies and their plans, units, systems, practice types, the city
-framework across its two versions, laws and programmes."""
+framework across its two versions, laws and programmes.
+
+Lists are aggregated by SPARQL (webui.entities, webui.counts) and sorted, filtered and paged here (webui.paging);
+pages about one thing show its counts and one page of its measures (?page=), found by SPARQL in plan order."""
 
 from __future__ import annotations
 
@@ -9,13 +12,16 @@ from flask import Blueprint, abort, request
 from flask.typing import ResponseReturnValue
 
 from webui import counts as kgcounts
+from webui import entities
+from webui.paging import measures_size, page_of, table_page
 from webui.provenance import finding_text, format_label, parse_place, place_label
 from webui.state import KGState, get_state, year_key
-from webui.views.common import count_by, lookup, measure_summary, page_route, respond
+from webui.views.common import lookup, measure_summary, page_route, plan_index, respond
 from webui.views.originals import original_url
 
 bp = Blueprint("browse", __name__)
 
+COVERAGE_COLUMNS = 30  # agencies the heatmap shows at once (?page= for the next ones; the CSV has them all)
 # Fixed count bands for the heatmap, so that a colour means the same number on every visit.
 HEAT_BANDS = ((0, "0"), (1, "1"), (2, "2"), (3, "3–4"), (5, "5–9"), (10, "10+"))
 
@@ -25,22 +31,23 @@ def _cached(state: KGState, key: tuple, build: Callable[[], dict]) -> dict:
 
 
 def _summaries(state: KGState, ids: list[str]) -> list[dict]:
-    return [measure_summary(state, state.measures[mid]) for mid in ids]
+    return [measure_summary(state, m) for m in state.search.records(ids)]
 
 
 def _by_plan(state: KGState, ids: list[str]) -> list[dict]:
     """Measures grouped by plan (oldest plan first), for pages that span plans."""
+    plans = plan_index(state)
     groups: dict[str, dict] = {}
     for s in _summaries(state, ids):
-        plan = state.plans[s["plan_id"]]
+        plan = plans[s["plan_id"]]
         g = groups.setdefault(
             plan["id"],
             {
                 "id": plan["id"],
                 "title": plan["title"],
                 "year": plan["year"],
-                "agency": plan["agency"]["name"],
-                "agency_id": plan["agency"]["id"],
+                "agency": plan["agency"],
+                "agency_id": plan["agency_id"],
                 "measures": [],
             },
         )
@@ -48,45 +55,84 @@ def _by_plan(state: KGState, ids: list[str]) -> list[dict]:
     return sorted(groups.values(), key=lambda g: (year_key(g["year"]), g["agency"]))
 
 
-def _agency_counts(summaries: list[dict]) -> list[dict]:
-    counts: dict[str, dict] = {}
-    for s in summaries:
-        e = counts.setdefault(s["agency_id"], {"id": s["agency_id"], "name": s["agency"], "count": 0})
-        e["count"] += 1
-    return sorted(counts.values(), key=lambda e: (-e["count"], e["name"]))
+def measure_ids(state: KGState, kind: str, key: str, agency: str | None = None) -> list[str]:
+    """Every measure of a thing in plan order (oldest plan first, then by agency, then as the plan lists them): the
+    store gives (plan, measure, ordinal), the plans' order comes from plan_index; kept per thing in the cache."""
+
+    def build() -> list[str]:
+        plans = plan_index(state)
+
+        def order(row: tuple[str, str, int]) -> tuple:
+            p = plans.get(entities.local(row[0], "plan") or "", {})
+            return (*year_key(p.get("year")), p.get("agency", ""), row[0], row[2], row[1])
+
+        return list(
+            dict.fromkeys(r[1] for r in sorted(entities.measure_order(state.store, kind, key, agency), key=order))
+        )
+
+    return state.cache.get(("measure_ids", kind, key, agency), build)
+
+
+def _measures_page(state: KGState, kind: str, key: str, total: int, agency: str | None = None) -> tuple[list, dict]:
+    """One page of a thing's measures (ids, plan order) and the pager's facts."""
+    p = page_of(measure_ids(state, kind, key, agency), measures_size())
+    return p.pop("rows"), p
 
 
 # ----- agencies and plans -----
 
 
-@page_route(bp, "/agencies", "agencies")
-def agencies() -> ResponseReturnValue:
-    state = get_state()
+def agency_rows(state: KGState) -> list[dict]:
+    """Every agency (by name) with its parent, plans, units and measures, aggregated once per state."""
 
     def build() -> dict:
+        c = kgcounts.counts(state)
+        plans = plan_index(state)
+        units: dict[str, int] = {}
+        for u in state.units.rows():
+            units[u["agency_id"]] = units.get(u["agency_id"], 0) + 1
         rows = []
-        for a in sorted(state.agencies.values(), key=lambda a: a["name"]):
+        for a in state.agencies.values():
             rows.append(
                 {
                     "id": a["id"],
                     "name": a["name"],
-                    "parent": state.agencies[a["parent_id"]]["name"] if a["parent_id"] else None,
+                    "parent": state.agencies[a["parent_id"]]["name"] if a["parent_id"] in state.agencies else None,
                     "plans": [
                         {
                             "id": p,
-                            "title": state.plans[p]["title"],
-                            "year": state.plans[p]["year"],
-                            "measures": len(state.plans[p]["measure_ids"]),
+                            "title": plans[p]["title"],
+                            "year": plans[p]["year"],
+                            "measures": plans[p]["measures"],
                         }
                         for p in a["plan_ids"]
+                        if p in plans
                     ],
-                    "units": len(a["unit_ids"]),
-                    "measures": len(kgcounts.counts(state).measures_by_agency.get(a["id"], ())),
+                    "units": units.get(a["id"], 0),
+                    "measures": c.measures_by_agency.get(a["id"], 0),
                 }
             )
-        return {"agencies": rows, "totals": kgcounts.totals(state)}
+        return {"rows": rows}
 
-    return respond("agencies.html", _cached(state, ("agencies",), build))
+    return _cached(state, ("agency_rows",), build)["rows"]
+
+
+@page_route(bp, "/agencies", "agencies")
+def agencies() -> ResponseReturnValue:
+    state = get_state()
+    p = table_page(
+        agency_rows(state),
+        {
+            "name": lambda r: r["name"],
+            "parent": lambda r: r["parent"] or "",
+            "plans": lambda r: len(r["plans"]),
+            "units": lambda r: r["units"],
+            "measures": lambda r: r["measures"],
+        },
+        "name",
+        lambda r: f"{r['name']} {r['parent'] or ''}",
+    )
+    return respond("agencies.html", {"agencies": p.pop("rows"), "page": p, "totals": kgcounts.totals(state)})
 
 
 @page_route(bp, "/agency/<aid>", "agency")
@@ -95,8 +141,7 @@ def agency(aid: str) -> ResponseReturnValue:
     a = lookup(state.agencies, aid, "機關")
 
     def build() -> dict:
-        ids = [mid for p in a["plan_ids"] for mid in state.plans[p]["measure_ids"]]
-        summaries = _summaries(state, ids)
+        plans = plan_index(state)
         parent = state.agencies.get(a["parent_id"] or "")
         return {
             "id": a["id"],
@@ -107,19 +152,17 @@ def agency(aid: str) -> ResponseReturnValue:
             "plans": [
                 {
                     "id": p,
-                    "title": state.plans[p]["title"],
-                    "year": state.plans[p]["year"],
+                    "title": plans[p]["title"],
+                    "year": plans[p]["year"],
                     "year_roc": state.plans[p]["year_roc"],
-                    "measures": len(state.plans[p]["measure_ids"]),
+                    "measures": plans[p]["measures"],
                 }
                 for p in a["plan_ids"]
+                if p in plans
             ],
-            "units": [
-                {"id": u, "name": state.units[u]["name"], "measures": len(state.units[u]["measure_ids"])}
-                for u in a["unit_ids"]
-            ],
+            "units": entities.agency_units(state.store, a["id"]),
             "practice_types": kgcounts.agency_practice_counts(state, a["id"]),
-            "systems": count_by(summaries, "systems", "name"),
+            "systems": entities.counted(state.store, "agency", a["id"], "system"),
             "graph_id": state.graph.iri_for("agency", a["id"]),
         }
 
@@ -234,17 +277,13 @@ def _measure_at(measures: list[dict], where: str, place: dict[str, int]) -> dict
 @page_route(bp, "/units", "units")
 def units() -> ResponseReturnValue:
     state = get_state()
-    rows = [
-        {
-            "id": u["id"],
-            "name": u["name"],
-            "agency": u["agency"],
-            "agency_id": u["agency_id"],
-            "measures": len(u["measure_ids"]),
-        }
-        for u in state.units.values()
-    ]
-    return respond("units.html", {"units": rows})
+    p = table_page(
+        state.units.rows(),
+        {"name": lambda r: r["name"], "agency": lambda r: r["agency"], "measures": lambda r: r["measures"]},
+        "agency",
+        lambda r: f"{r['name']} {r['agency']}",
+    )
+    return respond("units.html", {"units": p.pop("rows"), "page": p})
 
 
 @page_route(bp, "/unit/<uid>", "unit")
@@ -252,38 +291,45 @@ def unit(uid: str) -> ResponseReturnValue:
     state = get_state()
     u = lookup(state.units, uid, "單位")
 
-    def build() -> dict:
-        summaries = _summaries(state, u["measure_ids"])
+    def counts() -> dict:
         return {
+            "measure_count": entities.measure_count(state.store, "unit", uid),
+            "systems": entities.counted(state.store, "unit", uid, "system"),
+            "practice_types": entities.counted(state.store, "unit", uid, "practice"),
+        }
+
+    c = _cached(state, ("unit", uid), counts)
+    ids, page = _measures_page(state, "unit", uid, c["measure_count"])
+    return respond(
+        "unit.html",
+        {
             "id": u["id"],
             "name": u["name"],
             "agency": u["agency"],
             "agency_id": u["agency_id"],
-            "measure_count": len(u["measure_ids"]),
-            "plans": _by_plan(state, u["measure_ids"]),
-            "systems": count_by(summaries, "systems", "name"),
-            "practice_types": count_by(summaries, "practice_types", "name"),
+            **c,
+            "plans": _by_plan(state, ids),
+            "page": page,
             "graph_id": state.graph.iri_for("unit", u["id"]),
-        }
-
-    return respond("unit.html", _cached(state, ("unit", uid), build))
+        },
+    )
 
 
 @page_route(bp, "/systems", "systems")
 def systems() -> ResponseReturnValue:
     state = get_state()
-    rows = [
+    p = table_page(
+        state.systems.rows(),
         {
-            "id": s["id"],
-            "name": s["name"],
-            "type": s["type"],
-            "type_label": s["type_label"],
-            "measures": len(s["measure_ids"]),
-            "agencies": kgcounts.system_agency_count(state, s["id"]),
-        }
-        for s in state.systems.values()
-    ]
-    return respond("systems.html", {"systems": rows})
+            "name": lambda r: r["name"],
+            "type": lambda r: r["type_label"],
+            "measures": lambda r: r["measures"],
+            "agencies": lambda r: r["agencies"],
+        },
+        "type",
+        lambda r: f"{r['name']} {r['type_label']}",
+    )
+    return respond("systems.html", {"systems": p.pop("rows"), "page": p})
 
 
 @page_route(bp, "/system/<sid>", "system")
@@ -291,27 +337,29 @@ def system(sid: str) -> ResponseReturnValue:
     state = get_state()
     s = lookup(state.systems, sid, "系統")
 
-    def build() -> dict:
-        summaries = _summaries(state, s["measure_ids"])
-        owners: dict[str, dict] = {}
-        for m in s["measure_ids"]:
-            for u in state.measures[m]["unit_entities"]:
-                e = owners.setdefault(u["id"], {"id": u["id"], "name": u["name"], "agency": u["parent"], "count": 0})
-                e["count"] += 1
+    def counts() -> dict:
         return {
-            "id": s["id"],
-            "name": s["name"],
-            "name_en": s["name_en"],
-            "type": s["type"],
-            "type_label": s["type_label"],
-            "measure_count": len(summaries),
-            "agencies": _agency_counts(summaries),
-            "units": sorted(owners.values(), key=lambda e: (-e["count"], e["name"])),
-            "plans": _by_plan(state, s["measure_ids"]),
-            "graph_id": state.graph.iri_for("system", s["id"]),
+            "measure_count": entities.measure_count(state.store, "system", sid),
+            "agencies": entities.counted(state.store, "system", sid, "agency"),
+            "units": entities.counted(state.store, "system", sid, "unit"),
         }
 
-    return respond("system.html", _cached(state, ("system", sid), build))
+    c = _cached(state, ("system", sid), counts)
+    ids, page = _measures_page(state, "system", sid, c["measure_count"])
+    return respond(
+        "system.html",
+        {
+            "id": s["id"],
+            "name": s["name"],
+            "name_en": s.get("name_en", ""),
+            "type": s["type"],
+            "type_label": s["type_label"],
+            **c,
+            "plans": _by_plan(state, ids),
+            "page": page,
+            "graph_id": state.graph.iri_for("system", s["id"]),
+        },
+    )
 
 
 # ----- practice types and coverage -----
@@ -330,28 +378,32 @@ def practice(tid: str) -> ResponseReturnValue:
     c = kgcounts.counts(state)
     only = _agency_filter(state, request.args.get("agency", ""))
 
-    def build() -> dict:
-        groups = []
-        for aid in c.agencies_with(tid):  # every measure having the type, whatever other types it has
-            if only is None or aid == only:
-                ms = _summaries(state, list(c.matrix[tid][aid]))
-                groups.append({"id": aid, "name": state.agencies[aid]["name"], "count": len(ms), "measures": ms})
-        return {
-            "id": t["id"],
-            "label": t["label"],
-            "alt_labels": t["alt_labels"],
-            "source": t["source"],
-            "measure_count": sum(g["count"] for g in groups),
-            "agencies": sorted(groups, key=lambda g: (-g["count"], g["name"])),
-            "agency_filter": {"id": only, "name": state.agencies[only]["name"]} if only else None,
-            "missing_agencies": [
-                state.agencies[a]["name"] for a in c.agency_ids if not c.cell(tid, a) and (only is None or a == only)
-            ],
-            "note": kgcounts.COVERAGE_NOTE,
-            "graph_id": state.graph.iri_for("practice", t["id"]),
-        }
-
-    return respond("practice.html", _cached(state, ("practice", tid, only), build))
+    total = sum(c.cell(tid, a) for a in c.agency_ids if only is None or a == only)
+    ids, page = _measures_page(state, "practice", tid, total, only)
+    shown: dict[str, list[dict]] = {}
+    for m in _summaries(state, ids):
+        shown.setdefault(m["agency_id"], []).append(m)
+    groups = [
+        {"id": aid, "name": state.agencies[aid]["name"], "count": c.cell(tid, aid), "measures": shown.get(aid, [])}
+        for aid in c.agencies_with(tid)
+        if only is None or aid == only
+    ]
+    data = {
+        "id": t["id"],
+        "label": t["label"],
+        "alt_labels": t["alt_labels"],
+        "source": t["source"],
+        "measure_count": total,
+        "agencies": sorted(groups, key=lambda g: (-g["count"], g["name"])),
+        "agency_filter": {"id": only, "name": state.agencies[only]["name"]} if only else None,
+        "missing_agencies": [
+            state.agencies[a]["name"] for a in c.agency_ids if not c.cell(tid, a) and (only is None or a == only)
+        ],
+        "note": kgcounts.COVERAGE_NOTE,
+        "page": page,
+        "graph_id": state.graph.iri_for("practice", t["id"]),
+    }
+    return respond("practice.html", data)
 
 
 def _agency_filter(state: KGState, value: str) -> str | None:
@@ -371,16 +423,26 @@ def _band(count: int) -> int:
 
 @page_route(bp, "/coverage", "coverage")
 def coverage() -> ResponseReturnValue:
+    """The heatmap, counted by SPARQL (webui.counts); its columns, the agencies, COVERAGE_COLUMNS at a time."""
     state = get_state()
+    matrix = _cached(state, ("coverage",), lambda: kgcounts.coverage_matrix(state))
+    p = page_of(matrix["agencies"], COVERAGE_COLUMNS)
 
     def build() -> dict:
-        matrix = kgcounts.coverage_matrix(state)  # every type of every measure counts (webui.counts)
+        lo = (p["page"] - 1) * COVERAGE_COLUMNS
+        types = []
         for t in matrix["types"]:
-            for cell in t["cells"]:
-                cell["band"] = _band(cell["count"])
-        return {**matrix, "bands": [{"band": i, "label": label} for i, (_, label) in enumerate(HEAT_BANDS)]}
+            cells = [dict(cell, band=_band(cell["count"])) for cell in t["cells"][lo : lo + COVERAGE_COLUMNS]]
+            types.append(dict(t, cells=cells))
+        return {
+            "agencies": p["rows"],
+            "types": types,
+            "note": matrix["note"],
+            "page": {k: v for k, v in p.items() if k != "rows"},
+            "bands": [{"band": i, "label": label} for i, (_, label) in enumerate(HEAT_BANDS)],
+        }
 
-    return respond("coverage.html", _cached(state, ("coverage",), build))
+    return respond("coverage.html", _cached(state, ("coverage", p["page"]), build))
 
 
 # ----- the city framework -----
@@ -391,10 +453,10 @@ def _concept_ref(state: KGState, notation: str) -> dict:
     return {"notation": notation, "label": c["label"], "version": c["version"]}
 
 
-def _all_measures(state: KGState, notation: str) -> list[str]:
+def _measure_total(state: KGState, notation: str) -> int:
     """Measures tagged with a concept or any concept under it."""
     c = state.framework[notation]
-    return c["measure_ids"] + [m for n in c["narrower"] for m in _all_measures(state, n)]
+    return state.framework_count(notation) + sum(_measure_total(state, n) for n in c["narrower"])
 
 
 @page_route(bp, "/framework", "framework")
@@ -411,12 +473,12 @@ def framework() -> ResponseReturnValue:
                 tops.append(
                     dict(
                         _concept_ref(state, c["notation"]),
-                        measures=len(_all_measures(state, c["notation"])),
+                        measures=_measure_total(state, c["notation"]),
                         close_match=[_concept_ref(state, n) for n in c["close_match"]],
                         items=[
                             dict(
                                 _concept_ref(state, n),
-                                measures=len(_all_measures(state, n)),
+                                measures=_measure_total(state, n),
                                 close_match=[_concept_ref(state, x) for x in state.framework[n]["close_match"]],
                                 related_match=[_concept_ref(state, x) for x in state.framework[n]["related_match"]],
                             )
@@ -435,32 +497,28 @@ def framework_item(notation: str) -> ResponseReturnValue:
     state = get_state()
     c = lookup(state.framework, notation, "框架項目")
 
-    def build() -> dict:
-        ids = _all_measures(state, notation)
-        by_year: dict[int | None, list[dict]] = {}
-        for s in _summaries(state, ids):
-            by_year.setdefault(s["year"], []).append(s)
-        return {
-            "notation": notation,
-            "iri": c["iri"],
-            "version": c["version"],
-            "label": c["label"],
-            "label_en": c["label_en"],
-            "alt_labels": c["alt_labels"],
-            "broader": _concept_ref(state, c["broader"]) if c["broader"] else None,
-            "narrower": [dict(_concept_ref(state, n), measures=len(_all_measures(state, n))) for n in c["narrower"]],
-            "close_match": [
-                dict(_concept_ref(state, n), measures=len(_all_measures(state, n))) for n in c["close_match"]
-            ],
-            "related_match": [
-                dict(_concept_ref(state, n), measures=len(_all_measures(state, n))) for n in c["related_match"]
-            ],
-            "measure_count": len(ids),
-            "years": [{"year": y, "measures": ms} for y, ms in sorted(by_year.items(), key=lambda kv: year_key(kv[0]))],
-            "graph_id": state.graph.iri_for("framework", notation),
-        }
-
-    return respond("framework_item.html", _cached(state, ("framework", notation), build))
+    total = _measure_total(state, notation)
+    ids, page = _measures_page(state, "framework", notation, total)
+    by_year: dict[int | None, list[dict]] = {}
+    for s in _summaries(state, ids):
+        by_year.setdefault(s["year"], []).append(s)
+    data = {
+        "notation": notation,
+        "iri": c["iri"],
+        "version": c["version"],
+        "label": c["label"],
+        "label_en": c["label_en"],
+        "alt_labels": c["alt_labels"],
+        "broader": _concept_ref(state, c["broader"]) if c["broader"] else None,
+        "narrower": [dict(_concept_ref(state, n), measures=_measure_total(state, n)) for n in c["narrower"]],
+        "close_match": [dict(_concept_ref(state, n), measures=_measure_total(state, n)) for n in c["close_match"]],
+        "related_match": [dict(_concept_ref(state, n), measures=_measure_total(state, n)) for n in c["related_match"]],
+        "measure_count": total,
+        "years": [{"year": y, "measures": ms} for y, ms in sorted(by_year.items(), key=lambda kv: year_key(kv[0]))],
+        "page": page,
+        "graph_id": state.graph.iri_for("framework", notation),
+    }
+    return respond("framework_item.html", data)
 
 
 # ----- laws and programmes -----
@@ -470,13 +528,15 @@ def framework_item(notation: str) -> ResponseReturnValue:
 def law(lid: str) -> ResponseReturnValue:
     state = get_state()
     x = lookup(state.laws, lid, "法規")
+    ids, page = _measures_page(state, "law", lid, x["measures"])
     return respond(
         "law.html",
         {
             "id": x["id"],
             "name": x["name"],
             "parent": x["parent"],
-            "plans": _by_plan(state, x["measure_ids"]),
+            "plans": _by_plan(state, ids),
+            "page": page,
             "graph_id": state.graph.iri_for("law", x["id"]),
         },
     )
@@ -486,6 +546,7 @@ def law(lid: str) -> ResponseReturnValue:
 def programme(pid: str) -> ResponseReturnValue:
     state = get_state()
     p = lookup(state.programmes, pid, "上位方案")
+    plans = plan_index(state)
     return respond(
         "programme.html",
         {
@@ -495,12 +556,15 @@ def programme(pid: str) -> ResponseReturnValue:
             "plans": [
                 {
                     "id": k,
-                    "title": state.plans[k]["title"],
-                    "year": state.plans[k]["year"],
-                    "agency": state.plans[k]["agency"]["name"],
-                    "agency_id": state.plans[k]["agency"]["id"],
+                    "title": plans[k]["title"],
+                    "year": plans[k]["year"],
+                    "agency": plans[k]["agency"],
+                    "agency_id": plans[k]["agency_id"],
                 }
-                for k in sorted(p["plan_ids"], key=lambda k: year_key(state.plans[k]["year"]))
+                for k in sorted(
+                    (k for k in entities.programme_plans(state.store, pid) if k in plans),
+                    key=lambda k: year_key(plans[k]["year"]),
+                )
             ],
             "graph_id": state.graph.iri_for("programme", p["id"]),
         },

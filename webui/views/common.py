@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
+from webui import entities
 from webui.state import KGState
 
 API_PREFIX = "/api"
@@ -39,23 +40,28 @@ def respond(template: str, data: dict[str, Any], **html_only: Any) -> ResponseRe
 
 
 def lookup(table: dict[str, dict], key: str, what: str) -> dict:
-    """An entry by id from an in-memory table, or a 404 naming what was not found."""
+    """An entry by id from a table (a dict, or a state's lazy table), or a 404 naming what was not found."""
     found = table.get(key)
     if found is None:
         abort(404, description=f"找不到{what}「{key}」")
     return found
 
 
+def plan_index(state: KGState) -> dict[str, dict]:
+    """Every plan's title, year, agency and number of measures by id (one SPARQL aggregate per state)."""
+    return state.cache.get(("plan_index",), lambda: {p["id"]: p for p in entities.plan_rows(state.store)})
+
+
 def measure_summary(state: KGState, m: dict) -> dict:
     """What lists of measures show: enough to read the measure and follow its links."""
-    plan = state.plans[m["plan_id"]]
+    plan = plan_index(state)[m["plan_id"]]
     return {
         "id": m["id"],
         "number": m.get("number"),
         "title": m["title"],
         "text": m["text"],
         "agency": m["agency"],
-        "agency_id": plan["agency"]["id"],
+        "agency_id": plan["agency_id"],
         "plan_id": m["plan_id"],
         "plan": m["plan"],
         "year": m["year"],

@@ -16,14 +16,17 @@ from flask import Blueprint, abort, request, url_for
 from flask.typing import ResponseReturnValue
 
 from webui import counts as kgcounts
+from webui import entities
 from webui.provenance import source_place
 from webui.state import KGState, get_state, year_key
-from webui.views.common import page_route, respond
+from webui.store import iri
+from webui.views.common import page_route, plan_index, respond
 from webui.views.tables import FORMATS, Table, table_response
 
 bp = Blueprint("gaps", __name__)
 
 EXAMPLES = 3  # example measures shown per gap
+TYPICAL_POOL = 2000  # measures of a gap whose vectors its examples are chosen from (the first, in plan order)
 MIN_COMPARED, MAX_COMPARED = 2, 4  # agencies the comparison puts side by side
 SHORT_TITLE = 24  # characters of a measure's text that name it when it has no title
 KIND_LABELS = {"practice": "實務類型", "framework": "框架項目"}
@@ -42,7 +45,7 @@ def short_title(m: dict) -> str:
 
 
 def _agency_of(state: KGState, mid: str) -> str:
-    return state.plans[state.measures[mid]["plan_id"]]["agency"]["id"]
+    return plan_index(state)[state.measures[mid]["plan_id"]]["agency_id"]
 
 
 def _rows(state: KGState) -> dict[str, int]:
@@ -97,11 +100,18 @@ def framework_index(state: KGState, version: str) -> dict[str, dict[str, list[tu
 
     def build() -> dict[str, dict[str, list[tuple[str, str]]]]:
         out: dict[str, dict[str, list[tuple[str, str]]]] = {n: {} for n in _items(state, version)}
-        c = kgcounts.counts(state)
-        for aid in c.agency_ids:
-            for mid in c.measures_by_agency[aid]:
-                for n, how in items_of(state, state.measures[mid]["framework_item"], version):
-                    out[n].setdefault(aid, []).append((mid, how))
+        known = set(kgcounts.counts(state).agency_ids)
+        notation = {c["iri"]: n for n, c in state.framework.items()}
+        rows = state.store.select(
+            "SELECT ?a ?id ?c WHERE { ?plan a sp:Plan ; sp:agency ?a ; sp:measure ?m . "
+            "?m sp:frameworkItem ?c ; dcterms:identifier ?id } ORDER BY ?plan ?id"
+        )
+        for r in rows:
+            aid = entities.local(r["a"], "org")
+            if aid not in known:
+                continue
+            for n, how in items_of(state, notation.get(r["c"]), version):  # type: ignore[arg-type]
+                out[n].setdefault(aid, []).append((str(r["id"]), how))
         return out
 
     return state.cache.get(("gaps.framework", version), build)
@@ -155,15 +165,31 @@ def _latest_plan(state: KGState, aid: str) -> dict:
     return max((state.plans[p] for p in state.agencies[aid]["plan_ids"]), key=lambda p: year_key(p["year"]))
 
 
+def _others_having(state: KGState, type_id: str, aid: str) -> list[str]:
+    """Up to TYPICAL_POOL measures of a practice type in other agencies' plans, in plan order."""
+    rows = state.store.select(
+        "SELECT ?id WHERE { ?m sp:practiceType ?t ; dcterms:identifier ?id . ?plan a sp:Plan ; sp:measure ?m ; "
+        f"sp:agency ?a . FILTER(?a != ?mine) }} ORDER BY ?plan ?id LIMIT {TYPICAL_POOL}",
+        {"t": iri(entities.entity_iri("practice", type_id)), "mine": iri(entities.entity_iri("agency", aid))},
+    )
+    return [str(r["id"]) for r in rows]
+
+
 def gap_analysis(state: KGState, aid: str, plan_id: str | None = None) -> dict:
     """The gaps of one agency (all its plans, or one of them) against every other agency with a plan."""
     c = kgcounts.counts(state)
     a = state.agencies[aid]
     plan = state.plans[plan_id] if plan_id else None
-    mine = list(plan["measure_ids"]) if plan else list(c.measures_by_agency[aid])
+    if plan:
+        mine = list(plan["measure_ids"])
+        my_types = {t["id"] for mid in mine for t in state.search.practice_types(mid)} & set(c.type_sizes)
+    else:
+        from webui.views.browse import measure_ids
+
+        mine = measure_ids(state, "agency", aid)
+        my_types = {t for t in c.used_types() if c.cell(t, aid)}
     version = (plan or _latest_plan(state, aid))["framework_version"]
     peers = [p for p in c.agency_ids if p != aid]
-    my_types = {t for mid in mine for t in c.types_of.get(mid, ())}
 
     practice_gaps = []
     for t in c.used_types():
@@ -172,10 +198,10 @@ def gap_analysis(state: KGState, aid: str, plan_id: str | None = None) -> dict:
         having = [{"id": p, "name": state.agencies[p]["name"], "count": c.cell(t, p)} for p in peers if c.cell(t, p)]
         if not having:
             continue
-        ids = [mid for p in peers for mid in c.matrix[t].get(p, ())]
+        ids = _others_having(state, t, aid)
         examples = [_example(state, mid, s) for mid, s in typical(state, ids)]
         label, url = state.practice_types[t]["label"], url_for("browse.practice", tid=t)
-        practice_gaps.append(_gap("practice", t, label, url, having, len(ids), examples))
+        practice_gaps.append(_gap("practice", t, label, url, having, sum(e["count"] for e in having), examples))
 
     index = framework_index(state, version)
     mine_set = set(mine)
@@ -223,10 +249,16 @@ def _choices(state: KGState) -> dict:
             }
             for aid in c.agency_ids
             for p in sorted(
-                (state.plans[x] for x in state.agencies[aid]["plan_ids"]), key=lambda p: year_key(p["year"])
+                (_plan_choice(state, x) for x in state.agencies[aid]["plan_ids"] if x in plan_index(state)),
+                key=lambda p: year_key(p["year"]),
             )
         ],
     }
+
+
+def _plan_choice(state: KGState, pid: str) -> dict:
+    p = plan_index(state)[pid]
+    return {"id": pid, "title": p["title"], "year": p["year"], "agency": {"id": p["agency_id"], "name": p["agency"]}}
 
 
 def _gap_params(state: KGState) -> tuple[str | None, str | None]:

@@ -132,7 +132,10 @@ def find() -> ResponseReturnValue:
     state = get_state()
     q = get_query(request.args, "q", required=True)
     limit = get_int(request.args, "limit", 20, 1, 100)
-    return jsonify({"query": q, "results": [_with_url(n) for n in state.graph.find(q, limit, _kinds())]})
+    kinds = _kinds()
+    key = ("graph.find", q, limit, tuple(sorted(kinds or ())))
+    found = state.cache.get(key, lambda: state.graph.find(q, limit, kinds))  # a scan of every label: keep answers
+    return jsonify({"query": q, "results": [_with_url(n) for n in found]})
 
 
 @bp.get("/api/graph/paths")

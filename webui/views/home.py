@@ -6,8 +6,9 @@ from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
 from webui.counts import practice_rows, totals
+from webui.paging import list_size, page_of
 from webui.state import get_state, year_key
-from webui.views.common import respond
+from webui.views.common import plan_index, respond
 
 bp = Blueprint("home", __name__)
 
@@ -20,31 +21,19 @@ def index() -> ResponseReturnValue:
     def build() -> dict:
         return {
             "counts": totals(state),  # webui.counts: the one definition every page and /api/counts use
-            "plans": [
-                {
-                    "id": p["id"],
-                    "title": p["title"],
-                    "year": p["year"],
-                    "agency": p["agency"]["name"],
-                    "agency_id": p["agency"]["id"],
-                    "measures": len(p["measure_ids"]),
-                }
-                for p in sorted(state.plans.values(), key=lambda p: (year_key(p["year"]), p["agency"]["name"]))
-            ],
+            "plans": sorted(plan_index(state).values(), key=lambda p: (year_key(p["year"]), p["agency"])),
             "top_systems": sorted(
-                ({"id": s["id"], "name": s["name"], "measures": len(s["measure_ids"])} for s in state.systems.values()),
+                ({"id": s["id"], "name": s["name"], "measures": s["measures"]} for s in state.systems.rows()),
                 key=lambda s: (-s["measures"], s["name"]),
             )[:12],
             "top_practices": [
                 {"id": t["id"], "label": t["label"], "measures": t["measures"]} for t in practice_rows(state)[:12]
             ],
-            "laws": [
-                {"id": x["id"], "name": x["name"], "measures": len(x["measure_ids"])} for x in state.laws.values()
-            ],
-            "programmes": [
-                {"id": p["id"], "name": p["name"], "plans": len(p["plan_ids"])} for p in state.programmes.values()
-            ],
+            "laws": [{"id": x["id"], "name": x["name"], "measures": x["measures"]} for x in state.laws.rows()],
+            "programmes": [{"id": p["id"], "name": p["name"], "plans": p["plans"]} for p in state.programmes.rows()],
             "graph": state.graph.counts(),
         }
 
-    return respond("index.html", state.cache.get(("index",), build))
+    data = state.cache.get(("index",), build)
+    p = page_of(data["plans"], list_size())  # the plans, a page at a time (?page=)
+    return respond("index.html", dict(data, plans=p.pop("rows"), page=p))

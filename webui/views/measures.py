@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from webui.provenance import format_label, source_place
 from webui.state import KGState, get_state
-from webui.views.common import lookup, page_route, respond
+from webui.views.common import lookup, page_route, plan_index, respond
 from webui.views.originals import original_url
 
 bp = Blueprint("measures", __name__)
@@ -108,7 +108,7 @@ def _build(state: KGState, m: dict) -> dict:
             {
                 "id": s["id"],
                 "agency": s["agency"],
-                "agency_id": state.plans[state.measures[s["id"]]["plan_id"]]["agency"]["id"],
+                "agency_id": plan_index(state)[state.measures[s["id"]]["plan_id"]]["agency_id"],
                 "year": s["year"],
                 "title": s["title"],
                 "text": s["text"],

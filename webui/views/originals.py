@@ -25,7 +25,7 @@ HASH_CHARS = 12  # kg.store.original_name: the first 12 hex digits of the conten
 def original_url(state: KGState, plan: dict, page: int | None = None) -> str | None:
     """The link to a plan's original file (at a page, for a PDF), or None when the data dir holds none."""
     name = plan.get("original")
-    if not name or state.originals.get(name) != plan["id"] or state.original_path(name) is None:
+    if not name or state.original_plan(name) != plan["id"] or state.original_path(name) is None:
         return None
     if page is not None and plan.get("format") == "pdf":
         return url_for("originals.original", name=name, _anchor=f"page={page}")
@@ -43,7 +43,7 @@ def original(name: str) -> ResponseReturnValue:
     path = state.original_path(name)
     if path is None:
         abort(404, description=f"沒有名為「{name}」的原始檔案")
-    plan = state.plans[state.originals[name]]
+    plan = state.plans[state.original_plan(name)]
     data = path.read_bytes()
     digest = hashlib.sha1(data).hexdigest()
     if not path.name.startswith(digest[:HASH_CHARS] + "-"):

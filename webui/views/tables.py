@@ -49,8 +49,8 @@ def table_response(table: Table, stem: str, fmt: str) -> Response:
 
 def units_table(state: KGState) -> Table:
     rows: list[list[object]] = [
-        [u["name"], u["agency"], len(u["measure_ids"]), url_for("browse.unit", uid=u["id"], _external=True)]
-        for u in state.units.values()
+        [u["name"], u["agency"], u["measures"], url_for("browse.unit", uid=u["id"], _external=True)]
+        for u in state.units.rows()
     ]
     return Table("單位", ["單位", "機關", "措施數", "網址"], rows)
 
@@ -60,30 +60,33 @@ def systems_table(state: KGState) -> Table:
         [
             s["name"],
             s["type_label"],
-            len(s["measure_ids"]),
-            kgcounts.system_agency_count(state, s["id"]),
+            s["measures"],
+            s["agencies"],
             url_for("browse.system", sid=s["id"], _external=True),
         ]
-        for s in state.systems.values()
+        for s in state.systems.rows()
     ]
     return Table("系統與服務管道", ["名稱", "類型", "措施數", "機關數", "網址"], rows)
 
 
 def agencies_table(state: KGState) -> Table:
+    from webui.views.browse import agency_rows
+
     c = kgcounts.counts(state)
+    mine = set(c.agency_ids)
     rows: list[list[object]] = []
-    for aid in c.agency_ids:
-        a = state.agencies[aid]
-        plans = [state.plans[p] for p in a["plan_ids"]]
+    for a in agency_rows(state):
+        if a["id"] not in mine:
+            continue
         rows.append(
             [
                 a["name"],
-                state.agencies[a["parent_id"]]["name"] if a["parent_id"] in state.agencies else "",
-                len(plans),
-                "、".join(p["title"] for p in plans),
-                len(c.measures_by_agency[aid]),
-                len(a["unit_ids"]),
-                url_for("browse.agency", aid=aid, _external=True),
+                a["parent"] or "",
+                len(a["plans"]),
+                "、".join(p["title"] for p in a["plans"]),
+                a["measures"],
+                a["units"],
+                url_for("browse.agency", aid=a["id"], _external=True),
             ]
         )
     return Table("機關與計畫", ["機關", "上級機關", "計畫數", "計畫", "措施數", "單位數", "網址"], rows)

@@ -1,0 +1,346 @@
+"""The things pages list and count (units, systems, laws, programmes, plans, agencies, measures of one of them),
+asked of the store with SPARQL that aggregates there: nothing here holds the whole graph."""
+
+from __future__ import annotations
+
+from kg.vocab import ID
+from webui.store import Store, iri, values
+
+SYSTEM_TYPES = {
+    "Hotline": "服務專線",
+    "MobileApp": "行動應用程式",
+    "WebPlatform": "網路平臺",
+    "Website": "網站",
+    "Mailbox": "信箱",
+    "SocialMedia": "社群媒體",
+    "InformationSystem": "資訊系統",
+}
+_SP = "https://w3id.org/spkg/ontology#"
+_ZH = 'FILTER(lang(?{v}) = "" || langMatches(lang(?{v}), "zh-Hant"))'
+_EN = 'FILTER(langMatches(lang(?{v}), "en"))'
+
+
+def zh(var: str) -> str:
+    return _ZH.replace("{v}", var)
+
+
+def labels(store: Store, pattern: str, lang: str = "zh") -> dict[str, str]:
+    """IRI -> its label (skos:prefLabel, Chinese or English) for the things ?x of a pattern: one row per thing (each
+    plan's graph states the same label again; the union graph would repeat it)."""
+    flt = zh("l") if lang == "zh" else _EN.replace("{v}", "l")
+    rows = store.select(
+        f"SELECT ?x (MIN(STR(?l)) AS ?name) WHERE {{ {pattern} ?x skos:prefLabel ?l . {flt} }} GROUP BY ?x"
+    )
+    return {r["x"]: r["name"] for r in rows}  # type: ignore[misc]
+
+
+def local(value: str | None, prefix: str) -> str | None:
+    """The id a page uses for an IRI of the id namespace (the part after id:<prefix>/)."""
+    if value is None:
+        return None
+    return value.removeprefix(f"{ID}{prefix}/")
+
+
+def entity_iri(kind: str, key: str) -> str:
+    if kind == "framework":
+        return f"{ID}framework/{key.replace('-', '/')}"
+    return f"{ID}{'org' if kind in ('unit', 'agency') else kind}/{key}"
+
+
+# How the measures of one thing are found: ?x is the thing, ?m its measures, ?plan their plans.
+MEASURES_OF = {
+    "unit": "?m sp:ownedBy ?x .",
+    "system": "?m sp:usesSystem ?x .",
+    "law": "?m sp:citesLaw ?x .",
+    "agency": "?plan sp:agency ?x .",
+    "practice": "?m sp:practiceType ?x .",
+    "framework": "?m sp:frameworkItem ?c . ?c skos:broader* ?x .",
+}
+
+
+def measure_order(store: Store, kind: str, key: str, agency: str | None = None) -> list[tuple[str, str, int]]:
+    """(plan IRI, measure id, ordinal) of every measure of one unit / system / law / agency / practice type /
+    framework item: index look-ups only; the caller orders them by its plans (webui.views.browse)."""
+    bindings: dict[str, object] = {"x": iri(entity_iri(kind, key))}
+    narrow = ""
+    if agency:
+        bindings["only"] = iri(entity_iri("agency", agency))
+        narrow = "?plan sp:agency ?only ."
+    rows = store.select(
+        f"""SELECT DISTINCT ?plan ?id ?o WHERE {{
+  {MEASURES_OF[kind]} ?plan sp:measure ?m . {narrow}
+  ?m dcterms:identifier ?id . OPTIONAL {{ ?m sp:ordinal ?o }}
+}}""",
+        bindings,
+    )
+    return [(str(r["plan"]), str(r["id"]), int(r["o"]) if isinstance(r["o"], int) else 0) for r in rows]
+
+
+def measure_count(store: Store, kind: str, key: str, agency: str | None = None) -> int:
+    bindings: dict[str, object] = {"x": iri(entity_iri(kind, key))}
+    narrow = ""
+    if agency:
+        bindings["only"] = iri(entity_iri("agency", agency))
+        narrow = "?plan sp:agency ?only ."
+    rows = store.select(
+        f"SELECT (COUNT(DISTINCT ?m) AS ?n) WHERE {{ {MEASURES_OF[kind]} ?plan a sp:Plan ; sp:measure ?m . {narrow} }}",
+        bindings,
+    )
+    return int(rows[0]["n"] or 0)
+
+
+def counted(store: Store, kind: str, key: str, what: str) -> list[dict]:
+    """[{id, name, count}] of the units / systems / practice types / agencies of one thing's measures, most
+    measures first: counted by SPARQL GROUP BY, then the names of those found."""
+    ends = {
+        "unit": ("?m sp:ownedBy ?o . ?o a org:OrganizationalUnit .", "org"),
+        "system": ("?m sp:usesSystem ?o .", "system"),
+        "practice": ("?m sp:practiceType ?o . ?o skos:inScheme id:practice .", "practice"),
+        "agency": ("?plan sp:agency ?o .", "org"),
+    }
+    pattern, prefix = ends[what]
+    rows = store.select(
+        f"SELECT ?o (COUNT(DISTINCT ?m) AS ?n) WHERE {{ {MEASURES_OF[kind]} ?plan a sp:Plan ; sp:measure ?m . "
+        f"{pattern} }} GROUP BY ?o",
+        {"x": iri(entity_iri(kind, key))},
+    )
+    found = [str(r["o"]) for r in rows]
+    names = labels(store, values("x", found)) if found else {}
+    agency = {}
+    if what == "unit" and found:
+        agency = {
+            r["x"]: r["name"]
+            for r in store.select(
+                "SELECT ?x (MIN(STR(?l)) AS ?name) WHERE { "
+                + values("x", found)
+                + ' ?x org:unitOf ?a . ?a skos:prefLabel ?l . FILTER(langMatches(lang(?l), "zh-Hant")) } GROUP BY ?x'
+            )
+        }
+    out = []
+    for r in rows:
+        if r["o"] not in names:
+            continue
+        e = {"id": local(r["o"], prefix), "name": names[r["o"]], "count": int(r["n"])}
+        if what == "unit":
+            e["agency"] = agency.get(r["o"], "")
+        out.append(e)
+    return sorted(out, key=lambda e: (-e["count"], e["name"]))
+
+
+def unit_rows(store: Store) -> list[dict]:
+    """Every unit owning a measure, with its agency and how many measures it owns, by agency then name."""
+    counts = store.select("SELECT ?u (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m sp:ownedBy ?u } GROUP BY ?u")
+    names = labels(store, "?x a org:OrganizationalUnit .")
+    agency_names = labels(store, "?x a org:Organization .")
+    parent = {
+        r["u"]: r["a"]
+        for r in store.select("SELECT DISTINCT ?u ?a WHERE { ?u a org:OrganizationalUnit ; org:unitOf ?a }")
+    }
+    out = []
+    for r in counts:
+        u = r["u"]
+        if u not in names:
+            continue
+        a = parent.get(u)
+        out.append(
+            {
+                "id": local(u, "org"),
+                "name": names[u],
+                "agency": agency_names.get(a, "") if a else "",
+                "agency_id": local(a, "org"),
+                "measures": int(r["n"]),
+            }
+        )
+    return sorted(out, key=lambda u: (u["agency"], u["name"]))
+
+
+def unit(store: Store, key: str) -> dict | None:
+    rows = store.select(
+        f"""SELECT ?name ?agency ?a WHERE {{
+  ?x a org:OrganizationalUnit ; skos:prefLabel ?name . {zh("name")}
+  OPTIONAL {{ ?x org:unitOf ?a . ?a skos:prefLabel ?agency . FILTER(langMatches(lang(?agency), "zh-Hant")) }}
+}} ORDER BY ?name ?agency LIMIT 1""",
+        {"x": iri(entity_iri("unit", key))},
+    )
+    if not rows:
+        return None
+    r = rows[0]
+    return {"id": key, "name": r["name"], "agency": r["agency"] or "", "agency_id": local(r["a"], "org")}
+
+
+def system_rows(store: Store) -> list[dict]:
+    """Every system a measure uses, with how many measures use it and how many agencies' plans, by type then name."""
+    counts = store.select(
+        "SELECT ?s (COUNT(DISTINCT ?m) AS ?n) (COUNT(DISTINCT ?a) AS ?agencies) WHERE { ?m sp:usesSystem ?s . "
+        "?plan sp:measure ?m ; sp:agency ?a } GROUP BY ?s"
+    )
+    names = labels(store, "?x a sp:System .")
+    types = {
+        r["s"]: r["t"]
+        for r in store.select(
+            "SELECT ?s (MIN(STR(?type)) AS ?t) WHERE { ?s a sp:System , ?type . "
+            "FILTER(?type != sp:System && STRSTARTS(STR(?type), STR(sp:))) } GROUP BY ?s"
+        )
+    }
+    out = []
+    for r in counts:
+        if r["s"] not in names:
+            continue
+        kind = (types.get(r["s"]) or "").removeprefix(_SP)
+        out.append(
+            {
+                "id": local(r["s"], "system"),
+                "name": names[r["s"]],
+                "type": kind,
+                "type_label": SYSTEM_TYPES.get(kind, kind),
+                "measures": int(r["n"]),
+                "agencies": int(r["agencies"]),
+            }
+        )
+    return sorted(out, key=lambda s: (s["type"], s["name"]))
+
+
+def system(store: Store, key: str) -> dict | None:
+    rows = store.select(
+        f"""SELECT ?name ?en ?type WHERE {{
+  ?x a sp:System ; skos:prefLabel ?name . {zh("name")}
+  OPTIONAL {{ ?x skos:prefLabel ?en . {_EN.replace("{v}", "en")} }}
+  OPTIONAL {{ ?x a ?type . FILTER(?type != sp:System && STRSTARTS(STR(?type), STR(sp:))) }}
+}} ORDER BY ?name ?en ?type LIMIT 1""",
+        {"x": iri(entity_iri("system", key))},
+    )
+    if not rows:
+        return None
+    r = rows[0]
+    kind = (r["type"] or "").removeprefix(_SP)
+    return {
+        "id": key,
+        "name": r["name"],
+        "name_en": r["en"] or "",
+        "type": kind,
+        "type_label": SYSTEM_TYPES.get(kind, kind),
+    }
+
+
+def law_rows(store: Store) -> list[dict]:
+    counts = store.select("SELECT ?l (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m sp:citesLaw ?l } GROUP BY ?l")
+    names = labels(store, "?x a sp:Law .")
+    parent = {
+        r["l"]: r["p"]
+        for r in store.select("SELECT ?l (MIN(STR(?x)) AS ?p) WHERE { ?l a sp:Law ; dcterms:isPartOf ?x } GROUP BY ?l")
+    }
+    out = [
+        {
+            "id": local(r["l"], "law"),
+            "name": names[r["l"]],
+            "parent": names.get(parent.get(r["l"]) or "", ""),
+            "measures": int(r["n"]),
+        }
+        for r in counts
+        if r["l"] in names
+    ]
+    return sorted(out, key=lambda x: x["name"])
+
+
+def programme_rows(store: Store) -> list[dict]:
+    counts = store.select("SELECT ?p (COUNT(DISTINCT ?plan) AS ?n) WHERE { ?plan sp:basedOn ?p } GROUP BY ?p")
+    names = labels(store, "?x a sp:Programme .")
+    english = labels(store, "?x a sp:Programme .", lang="en")
+    out = [
+        {
+            "id": local(r["p"], "programme"),
+            "name": names[r["p"]],
+            "name_en": english.get(r["p"], ""),
+            "plans": int(r["n"]),
+        }
+        for r in counts
+        if r["p"] in names
+    ]
+    return sorted(out, key=lambda x: x["name"])
+
+
+def programme_plans(store: Store, key: str) -> list[str]:
+    rows = store.select("SELECT DISTINCT ?plan WHERE { ?plan sp:basedOn ?x }", {"x": iri(entity_iri("programme", key))})
+    return [local(r["plan"], "plan") for r in rows]  # type: ignore[misc]
+
+
+def plan_rows(store: Store) -> list[dict]:
+    """Every plan with its agency and number of measures."""
+    rows = store.select(
+        "SELECT ?plan (MIN(STR(?t)) AS ?title) (MIN(?y) AS ?year) (MIN(STR(?a)) AS ?agency) "
+        "(COUNT(DISTINCT ?m) AS ?n) WHERE { ?plan a sp:Plan ; dcterms:title ?t ; sp:agency ?a . "
+        "OPTIONAL { ?plan sp:year ?y } OPTIONAL { ?plan sp:measure ?m } } GROUP BY ?plan"
+    )
+    names = labels(store, "?x a org:Organization .")
+    return [
+        {
+            "id": local(r["plan"], "plan"),
+            "title": r["title"],
+            "year": int(r["year"]) if isinstance(r["year"], int | str) and str(r["year"]).isdigit() else r["year"],
+            "agency": names.get(r["agency"], ""),  # type: ignore[arg-type]
+            "agency_id": local(r["agency"], "org"),  # type: ignore[arg-type]
+            "measures": int(r["n"]),
+        }
+        for r in rows
+    ]
+
+
+def agencies(store: Store) -> dict[str, dict]:
+    """Every agency (with a plan, or the parent of one), with its parent, children and plans: a few thousand rows
+    at most, read once per build."""
+    names = labels(store, "?x a org:Organization .")
+    english = labels(store, "?x a org:Organization .", lang="en")
+    parents = {
+        r["a"]: r["p"]
+        for r in store.select(
+            "SELECT ?a (MIN(STR(?parent)) AS ?p) WHERE { ?a a org:Organization ; org:subOrganizationOf ?parent . "
+            "?parent a org:Organization } GROUP BY ?a"
+        )
+    }
+    out: dict[str, dict] = {}
+    for a, name in names.items():
+        aid = local(a, "org")
+        out[aid] = {  # type: ignore[index]
+            "id": aid,
+            "name": name,
+            "name_en": english.get(a, ""),
+            "parent_id": local(parents.get(a), "org"),
+            "children": [],
+            "plan_ids": [],
+        }
+    for a in out.values():
+        if a["parent_id"] in out:
+            out[a["parent_id"]]["children"].append(a["id"])
+    years: dict[str, str] = {}
+    for r in store.select(
+        "SELECT ?plan ?a ?year WHERE { ?plan a sp:Plan ; sp:agency ?a . OPTIONAL { ?plan sp:year ?year } }"
+    ):
+        aid, pid = local(r["a"], "org"), local(r["plan"], "plan")
+        if aid in out and pid not in out[aid]["plan_ids"]:
+            out[aid]["plan_ids"].append(pid)
+            years[pid] = r["year"]  # type: ignore[assignment]
+    for a in out.values():
+        a["plan_ids"].sort(key=lambda p: (years.get(p) is None, years.get(p) or 0, p))
+    return dict(sorted(out.items(), key=lambda kv: kv[1]["name"]))
+
+
+def agency_units(store: Store, key: str) -> list[dict]:
+    """The units of one agency that own measures, with how many each owns."""
+    rows = store.select(
+        f"""SELECT ?u (MIN(STR(?name)) AS ?nm) (COUNT(DISTINCT ?m) AS ?n) WHERE {{
+  ?u org:unitOf ?x ; a org:OrganizationalUnit ; skos:prefLabel ?name . {zh("name")} ?m sp:ownedBy ?u .
+}} GROUP BY ?u""",
+        {"x": iri(entity_iri("agency", key))},
+    )
+    return sorted(
+        ({"id": local(r["u"], "org"), "name": r["nm"], "measures": int(r["n"])} for r in rows),
+        key=lambda u: u["name"],
+    )
+
+
+def framework_counts(store: Store) -> dict[str, int]:
+    """Framework concept IRI -> measures filed under it (not under the concepts below it)."""
+    rows = store.select(
+        "SELECT ?c (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a sp:Measure ; sp:frameworkItem ?c } GROUP BY ?c"
+    )
+    return {r["c"]: int(r["n"]) for r in rows}  # type: ignore[misc]
