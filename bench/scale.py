@@ -350,13 +350,15 @@ class Bench:
 
     def part_search(self) -> None:
         t = self.table
-        walls = []
+        walls, cpus, rss = [], [], 0
         for _ in range(SEARCH_RUNS):
             r = checked(self.kg("search", "--data-dir", str(self.data), ONE_QUERY, "--json"), "kg search")
             walls.append(r.wall)
+            cpus.append(r.cpu)
+            rss = max(rss, r.rss)
         t.add(
             f"kg search one query, start included (median of {SEARCH_RUNS})",
-            secs(statistics.median(walls)),
+            f"{secs(statistics.median(walls))} (CPU {secs(statistics.median(cpus))}), {size(rss)}",
             secs(TARGET["search_cli"]),
         )
         self._query_latency()
@@ -425,13 +427,14 @@ class Bench:
         except Exception as exc:  # the baseline failing leaves the figures
             t.add("rdflib baseline", f"error: {exc}")
         for name, q in README_QUERIES.items():
-            walls, rows = [], None
+            walls, cpus, rows = [], [], None
             for _ in range(SPARQL_CLI_RUNS):
                 r = checked(
                     self.kg("sparql", "--data-dir", str(self.data), q, "--format", "json", timeout=SPARQL_CLI_TIMEOUT),
                     "kg sparql",
                 )
                 walls.append(r.wall)
+                cpus.append(r.cpu)
                 rows = len(json.loads(r.out)["results"]["bindings"])
             base = ""
             if graph is not None:
@@ -444,7 +447,7 @@ class Bench:
                 base = f"rdflib in memory {secs(statistics.median(times))} ({n} rows)"
             t.add(
                 f"kg sparql '{name}' ({rows} rows, median of {SPARQL_CLI_RUNS})",
-                secs(statistics.median(walls)),
+                f"{secs(statistics.median(walls))} (CPU {secs(statistics.median(cpus))})",
                 secs(TARGET["sparql"]),
                 base,
             )
@@ -623,21 +626,25 @@ class Bench:
             new.write_text(text, encoding="utf-8")
             base = f"full build {secs(self.build_wall)}" if self.build_wall else ""
             r = checked(self.kg("build", "--data-dir", str(copy), str(new)), "kg build (one new plan)")
-            t.add("kg build one new plan", f"{secs(r.wall)}, {size(r.rss)}", secs(TARGET["update"]), base)
+            t.add("kg build one new plan", _proc(r), secs(TARGET["update"]), base)
             first = next(iter(sorted(taken.items(), key=lambda x: x[1])))[0]
             old_agency = next(a for a in scale_corpus.agencies() if a.name == first[0])
             text, _ = scale_corpus.make_plan(other, 10**6, old_agency, first[1])
             changed = plans / "changed.txt"
             changed.write_text(text, encoding="utf-8")
             r = checked(self.kg("build", "--data-dir", str(copy), str(changed)), "kg build (a changed plan)")
-            t.add("kg build replacing one plan", f"{secs(r.wall)}, {size(r.rss)}", secs(TARGET["update"]), base)
+            t.add("kg build replacing one plan", _proc(r), secs(TARGET["update"]), base)
             r = checked(
                 self.kg("remove", "--data-dir", str(copy), "--agency", agency.name, "--year", str(year)), "kg remove"
             )
-            t.add("kg remove one plan", f"{secs(r.wall)}, {size(r.rss)}", secs(TARGET["update"]), base)
+            t.add("kg remove one plan", _proc(r), secs(TARGET["update"]), base)
         finally:
             shutil.rmtree(copy, ignore_errors=True)
             shutil.rmtree(plans, ignore_errors=True)
+
+
+def _proc(r: Run) -> str:
+    return f"{secs(r.wall)} (CPU {secs(r.cpu)}), {size(r.rss)}"
 
 
 def _clock(text: str) -> float | None:
