@@ -326,6 +326,10 @@ def generate(measures: int, out: Path, seed: int = 0, progress=None) -> dict:
     """Write plans totalling about `measures` into out, then plans.tsv and READY; the counts, as READY holds them."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "READY").unlink(missing_ok=True)
+    listed = out / "plans.tsv"
+    if listed.is_file():  # a corpus written here before: its plans go (only those it lists), so none is left over
+        for line in listed.read_text("utf-8").splitlines()[1:]:
+            (out / line.split("\t")[0]).unlink(missing_ok=True)
     templates()
     rows = []
     total = 0

@@ -53,3 +53,11 @@ def test_cli_refuses_a_bad_size(tmp_path, capsys):
         main(["--measures", "lots", "--out", str(tmp_path)])
     assert exc.value.code == 2
     assert "--measures: not a size: 'lots'" in capsys.readouterr().err
+
+
+def test_a_corpus_written_again_leaves_no_plan_of_the_earlier_one(tmp_path):
+    generate(400, tmp_path, seed=1)
+    (tmp_path / "notes.md").write_text("mine", encoding="utf-8")
+    counts = generate(100, tmp_path, seed=1)
+    assert len(list(tmp_path.glob("*.txt"))) == counts["plans"] == len(_rows(tmp_path))
+    assert (tmp_path / "notes.md").read_text(encoding="utf-8") == "mine"
