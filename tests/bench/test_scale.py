@@ -19,6 +19,14 @@ def test_run_reports_the_childs_own_peak_memory_and_status():
     assert (failed.code, failed.out) == (3, "out\n")
 
 
+def test_a_childs_peak_memory_is_its_own_not_the_benchmarks():
+    held = bytearray(400 * 2**20)
+    held[::4096] = b"1" * len(held[::4096])  # this process is now 400 MB bigger; the child is not
+    small = run([sys.executable, "-c", "pass"], dict(os.environ))
+    assert small.rss < 150 * 2**20
+    del held
+
+
 def test_run_stops_a_child_past_its_timeout():
     with pytest.raises(TimeoutError):
         run([sys.executable, "-c", "import time; time.sleep(30)"], dict(os.environ), timeout=0.5)
