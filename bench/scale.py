@@ -643,6 +643,9 @@ class Bench:
             text, _ = scale_corpus.make_plan(other, k, agency, year)
             new = plans / "new.txt"
             new.write_text(text, encoding="utf-8")
+            if self.build_wall is None and (self.data / "READY").is_file():
+                saved = json.loads((self.data / "READY").read_text("utf-8"))
+                self.build_wall = saved.get("wall_s") or _clock(saved.get("wall", ""))
             base = f"full build {secs(self.build_wall)}" if self.build_wall else ""
             r = checked(self.kg("build", "--data-dir", str(copy), str(new)), "kg build (one new plan)")
             t.add("kg build one new plan", _proc(r), secs(TARGET["update"]), base)
