@@ -13,6 +13,9 @@ from kg.read import parse_bytes
 from kg.read.html import MAX_COLSPAN, read_html
 
 FIXTURES = Path(__file__).parent / "html_fixtures"
+# CPU seconds (not wall time: the machine may be busy) past which hostile nesting counts as a hang: a reader that
+# went quadratic over 100,000 levels would need hours, a linear one takes about a second.
+HANG_CPU_SECONDS = 60
 TITLE = "高雄市政府地政局前鎮地政事務所113年度提升服務品質執行計畫"
 DIMENSION = "一、完備基礎服務項目，注重服務特性差異化"
 
@@ -533,12 +536,12 @@ def test_100k_nested_divs_neither_crash_nor_hang():
     data = (
         "<html><body>" + "<div>" * 100_000 + "高雄市政府113年度計畫" + "</div>" * 100_000 + "</body></html>"
     ).encode()
-    start = time.monotonic()
+    start = time.process_time()
     try:
         read_html(data, "deep.html")
     except PlanReadError as exc:
         assert "deep.html" in str(exc)
-    assert time.monotonic() - start < 10
+    assert time.process_time() - start < HANG_CPU_SECONDS
 
 
 def test_deep_nesting_after_the_plan_keeps_the_plan_and_says_so():
@@ -559,13 +562,13 @@ def test_deep_nesting_after_the_plan_keeps_the_plan_and_says_so():
     ],
 )
 def test_hostile_nesting_of_tables_lists_and_inline_elements(markup):
-    start = time.monotonic()
+    start = time.process_time()
     try:
         doc = read_html(html(markup), "hostile.html")
         assert doc.blocks
     except PlanReadError as exc:
         assert "hostile.html" in str(exc)
-    assert time.monotonic() - start < 10
+    assert time.process_time() - start < HANG_CPU_SECONDS
 
 
 def test_a_table_of_too_many_cells_is_refused():
