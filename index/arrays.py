@@ -11,6 +11,8 @@ import numpy as np
 
 from index.errors import IndexFormatError
 
+MAP_AT_BYTES = 1 << 20  # arrays this large or larger are memory-mapped, smaller ones read whole
+
 
 def save_array(directory: Path, name: str, a: np.ndarray) -> None:
     np.save(directory / f"{name}.npy", np.ascontiguousarray(a), allow_pickle=False)
@@ -21,7 +23,10 @@ def open_array(directory: Path, name: str, dtype: str | None = None, length: int
     when it is missing, truncated, of another type or of another length than the index says."""
     path = Path(directory) / f"{name}.npy"
     try:
-        a = np.load(path, mmap_mode="r", allow_pickle=False)
+        # Each mapping holds a file descriptor for as long as it lives; small arrays are read instead, so that an
+        # open index holds a few descriptors (a server keeps one index per build, tests many), not one per array.
+        mapped = path.stat().st_size >= MAP_AT_BYTES
+        a = np.load(path, mmap_mode="r" if mapped else None, allow_pickle=False)
     except FileNotFoundError:
         raise IndexFormatError(f"{path}: missing from the saved index; rebuild the index") from None
     except (OSError, ValueError, EOFError) as exc:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from index import arrays
 from index.errors import IndexFormatError
 from index.measures import content_key
 from index.search import SearchIndex
@@ -69,7 +71,8 @@ def test_a_patched_index_answers_as_one_built_from_scratch(own, measures, encode
     _same_answers(SearchIndex.load(tmp_path / "new", encoder), fresh)
 
 
-def test_a_saved_index_is_opened_memory_mapped(own, measures, encoder, tmp_path):
+def test_a_saved_index_is_opened_memory_mapped(own, measures, encoder, tmp_path, monkeypatch):
+    monkeypatch.setattr(arrays, "MAP_AT_BYTES", 0)  # the samples' arrays are all small: map every one
     own.set_practice_membership({measures[0]["id"]: ["t-a"]})
     own.save(tmp_path)
     back = SearchIndex.load(tmp_path, encoder)
@@ -84,6 +87,15 @@ def test_a_saved_index_is_opened_memory_mapped(own, measures, encoder, tmp_path)
     ):
         assert str(tmp_path / name) in maps, name
     assert not back._records._list  # no record parsed but the hits'
+
+
+def test_an_open_index_holds_few_file_descriptors(own, encoder, tmp_path):
+    own.save(tmp_path)
+    before = len(os.listdir("/proc/self/fd"))
+    back = SearchIndex.load(tmp_path, encoder)
+    back.query("電話禮貌測試", facets=True)
+    # a server keeps an index per build and a test run many: one descriptor per array would exhaust select()'s 1024
+    assert len(os.listdir("/proc/self/fd")) - before <= 8
 
 
 @pytest.mark.parametrize(
