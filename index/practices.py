@@ -254,7 +254,7 @@ def extend_scheme(
         n = max(len(index), 1)
         records = [index.record(r) for r in fresh]
         df = index._literal.document_frequency
-        for row, scored in zip(fresh, _keyword_scores(records, vocab, df, n), strict=True):
+        for row, scored in zip(fresh, keyword_scores(records, vocab, df, n), strict=True):
             strong = [pid for pid, sc in scored if sc >= min_keyword_score]
             if strong:
                 membership[ids[row]] = strong[:3]
@@ -273,7 +273,7 @@ def extend_scheme(
     return _assemble(types, membership, ids)
 
 
-def _keyword_scores(measures, vocab: Vocabulary, df, n: int) -> list[list[tuple[str, float]]]:
+def keyword_scores(measures, vocab: Vocabulary, df, n: int) -> list[list[tuple[str, float]]]:
     """keyword_types of some measures, with each term's document frequency taken from a whole corpus (df)."""
     out = []
     dfs: dict[str, int] = {}

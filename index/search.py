@@ -202,7 +202,7 @@ class SearchIndex:
         self._vectors = vectors if isinstance(vectors, np.memmap) else np.ascontiguousarray(vectors, dtype=np.float32)
         self._keys = keys  # per row: digest of the record, and the content key of what is embedded
         self._ids: Strings | None = None
-        self._profiles: np.ndarray | None = None
+        self._profiles: dict[int, np.ndarray] = {}  # row → its practice-type profile, made when first asked
         self._practices = None
         self._practice_column = None
 
@@ -534,24 +534,28 @@ class SearchIndex:
         score = fuse(lex, dense, self.fusion) if lex is not None else dense
         g = self.query_params.similar_practice_weight
         if mode == "hybrid" and g > 0:
-            profiles = self._type_profiles()
-            score = (1 - g) * score + g * (profiles[rows] @ profiles[row])
+            profiles = self._type_profiles(rows)
+            score = (1 - g) * score + g * (profiles @ self._type_profiles(np.asarray([row]))[0])
         order = np.argsort(-score, kind="stable")[:k]
         return [self._hit(int(rows[i]), float(score[i]), dense[i], None if lex is None else lex[i]) for i in order]
 
-    def _type_profiles(self) -> np.ndarray:
-        """Per row, the unit vector of its vocabulary practice-type scores (zero if it names none)."""
-        if self._profiles is None:
-            from index.practices import keyword_types
+    def _type_profiles(self, rows: np.ndarray) -> np.ndarray:
+        """The unit vectors of these rows' vocabulary practice-type scores (zero where a row names none), each term's
+        rarity taken from the whole corpus's literal index; a row's is made when first asked, so that no call reads
+        every record."""
+        from index.practices import keyword_scores
 
+        todo = sorted({int(r) for r in rows} - self._profiles.keys())
+        if todo:
             ids = {p.id: j for j, p in enumerate(self.vocabulary.practices)}
-            prof = np.zeros((len(self), max(len(ids), 1)), dtype=np.float32)
-            for row, scored in enumerate(keyword_types(self.measures, self.vocabulary).values()):
+            records = [self._records[r] for r in todo]
+            scores = keyword_scores(records, self.vocabulary, self._literal.document_frequency, max(len(self), 1))
+            for r, scored in zip(todo, scores, strict=True):
+                v = np.zeros(max(len(ids), 1), dtype=np.float32)
                 for pid, sc in scored:
-                    prof[row, ids[pid]] = sc
-            norms = np.linalg.norm(prof, axis=1, keepdims=True)
-            self._profiles = prof / np.maximum(norms, 1e-12)
-        return self._profiles
+                    v[ids[pid]] = sc
+                self._profiles[r] = v / max(float(np.linalg.norm(v)), 1e-12)
+        return np.stack([self._profiles[int(r)] for r in rows])
 
     # ----- lifecycle -----
 
