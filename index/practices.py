@@ -6,7 +6,7 @@ import hashlib
 import math
 import tomllib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,25 +97,31 @@ class PracticeScheme:
         }
 
 
+def _matched_terms(m: Mapping[str, Any], vocab: Vocabulary) -> dict[str, dict[str, float]]:
+    """Vocabulary type → the terms of it a measure uses, each weighted by where (title counts double)."""
+    per: dict[str, dict[str, float]] = {}
+    for where, weight in ((m.get("title") or "", 2.0), (m.get("text") or "", 1.0)):
+        for pid, terms in vocab.matches(where).items():
+            for t in terms:
+                per.setdefault(pid, {})[t] = max(per.get(pid, {}).get(t, 0.0), weight)
+    return per
+
+
+def _rarity_scores(per: Mapping[str, Mapping[str, float]], df: Callable[[str], int], n: int) -> list[tuple[str, float]]:
+    """The types a measure names, strongest first: a term most measures use (網站, 服務設施) says little about which
+    practice this is, so each term counts by its rarity in a corpus of n measures (df: its document frequency)."""
+    scored = [(pid, sum(w * math.log(1 + n / df(t)) for t, w in terms.items())) for pid, terms in per.items()]
+    return sorted(scored, key=lambda x: (-x[1], x[0]))
+
+
 def keyword_types(measures: Sequence[Mapping[str, Any]], vocab: Vocabulary) -> dict[str, list[tuple[str, float]]]:
-    """Measure id → vocabulary types whose terms it uses, scored by term rarity (title counts double)."""
-    hits: dict[str, dict[str, dict[str, float]]] = {}
+    """Measure id → vocabulary types whose terms it uses, scored by term rarity among these measures."""
+    hits = {m["id"]: _matched_terms(m, vocab) for m in measures}
     df: Counter[str] = Counter()
-    for m in measures:
-        per: dict[str, dict[str, float]] = {}
-        for where, weight in ((m.get("title") or "", 2.0), (m.get("text") or "", 1.0)):
-            for pid, terms in vocab.matches(where).items():
-                for t in terms:
-                    per.setdefault(pid, {})[t] = max(per.get(pid, {}).get(t, 0.0), weight)
-        hits[m["id"]] = per
+    for per in hits.values():
         df.update({t for terms in per.values() for t in terms})
     n = max(len(measures), 1)
-    out: dict[str, list[tuple[str, float]]] = {}
-    for mid, per in hits.items():
-        # A term most measures use (網站, 服務設施) says little about which practice this is.
-        scored = [(pid, sum(w * math.log(1 + n / df[t]) for t, w in terms.items())) for pid, terms in per.items()]
-        out[mid] = sorted(scored, key=lambda x: (-x[1], x[0]))
-    return out
+    return {mid: _rarity_scores(per, df.__getitem__, n) for mid, per in hits.items()}
 
 
 def build_scheme(
@@ -275,24 +281,14 @@ def extend_scheme(
 
 def keyword_scores(measures, vocab: Vocabulary, df, n: int) -> list[list[tuple[str, float]]]:
     """keyword_types of some measures, with each term's document frequency taken from a whole corpus (df)."""
-    out = []
     dfs: dict[str, int] = {}
-    for m in measures:
-        per: dict[str, dict[str, float]] = {}
-        for where, weight in ((m.get("title") or "", 2.0), (m.get("text") or "", 1.0)):
-            for pid, terms in vocab.matches(where).items():
-                for t in terms:
-                    per.setdefault(pid, {})[t] = max(per.get(pid, {}).get(t, 0.0), weight)
-        scored = []
-        for pid, terms in per.items():
-            total = 0.0
-            for t, w in terms.items():
-                if t not in dfs:
-                    dfs[t] = max(df(t), 1)
-                total += w * math.log(1 + n / dfs[t])
-            scored.append((pid, total))
-        out.append(sorted(scored, key=lambda x: (-x[1], x[0])))
-    return out
+
+    def known(t: str) -> int:
+        if t not in dfs:
+            dfs[t] = max(df(t), 1)
+        return dfs[t]
+
+    return [_rarity_scores(_matched_terms(m, vocab), known, n) for m in measures]
 
 
 def _name_cluster(members: Sequence[Mapping[str, Any]]) -> str:
