@@ -41,6 +41,8 @@ MAX_ANSWER_CHARS = 16 << 20  # characters of all terms of an answer together (th
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 UPDATE_WORDS = {"insert", "delete", "load", "clear", "create", "drop", "copy", "move", "add", "with"}
 FORMS = {"select", "construct", "describe", "ask"}
+# Functions whose value differs from one evaluation to the next: a query using one is never answered from a cache.
+FRESH_WORDS = {"now", "rand", "uuid", "struuid", "bnode"}
 
 
 # ---------------------------------------------------------------- errors (all are QueryError: the CLI prints them)
@@ -222,11 +224,13 @@ def _uses_service(toks: Iterable[Token]) -> bool:
 
 @dataclass
 class Checked:
-    """A query that passed check_query: its form (SELECT, ASK, CONSTRUCT, DESCRIBE) and whether it has FROM."""
+    """A query that passed check_query: its form (SELECT, ASK, CONSTRUCT, DESCRIBE), whether it has FROM, and
+    whether its answer is the same at every run on the same data (no NOW(), RAND(), UUID(), STRUUID(), BNODE())."""
 
     query: str
     form: str
     has_dataset: bool
+    repeatable: bool
 
 
 _UPDATE_MESSAGE = "updates are not allowed: this endpoint is read-only (rebuild from plans with 'kg build')"
@@ -260,7 +264,7 @@ def check_query(query: str, limits: Limits = Limits()) -> Checked:
             "is contacted (a prefixed name that starts with 'service' counts too: write it as a full <IRI>)",
         )
     form = next((w.upper() for w in words if w in FORMS), "")
-    return Checked(query, form, "from" in words)
+    return Checked(query, form, "from" in words, FRESH_WORDS.isdisjoint(words))
 
 
 def check_read_only(query: str) -> None:
@@ -385,9 +389,10 @@ def evaluate(
         req["prefixes"] = prefixes
         return _outcome(answer_in_thread(store, req), checked.form, prefixes)
     prefixes = _prefixes()
-    req.update(prefixes=prefixes, store=str(source), cpu=limits.timeout)
+    # A pool keeps the answer of a repeatable query on a generation's store (which is never written again).
+    req.update(prefixes=prefixes, store=str(source), cpu=limits.timeout, cache=checked.repeatable)
     one_off = pool is None
-    runner = pool or WorkerPool(1, limits.memory_mb << 20)
+    runner = pool or WorkerPool(1, limits.memory_mb << 20, cache_bytes=0)
     try:
         data = runner.run(req, limits.timeout, max_bytes=2 * limits.max_answer_chars + (1 << 20))
     except WorkerError as exc:

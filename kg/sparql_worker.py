@@ -12,6 +12,8 @@ that runs it (a deep parser recursion). So queries run in child processes starte
 
 The parent side (Worker, WorkerPool) uses only the standard library: a worker is killed at the time limit and
 replaced in the background, so a runaway query gives its CPU and memory back and never locks later queries out.
+The pool keeps the answers of the queries it ran on a generation's store (AnswerCache): a generation is never
+written once published, so the same query there always has the same answer, and asking again costs no evaluation.
 The evaluation itself (`answer`) is shared with the in-process path used for an rdflib Dataset.
 """
 
@@ -27,15 +29,17 @@ import sys
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 # Imported when the worker starts, not inside a query: a query's time limit may be a few milliseconds.
-from kg.datadir import hold_generation
+from kg.datadir import GENERATIONS, hold_generation
 
 QUERY_STACK = 256 << 20  # the evaluating thread's stack: deep-but-allowed queries recurse a lot in the parser
 START_TIMEOUT = 30.0  # seconds a new worker may take to say it is ready
 ERROR_TAIL = 8192  # bytes of a worker's stderr kept, to tell why it died
+CACHE_BYTES = 32 << 20  # answers (their encoded form) a pool keeps, all together
 
 # Kinds of WorkerError: what the caller tells the user.
 TIMEOUT, MEMORY, CRASH, START, BUSY, LARGE = "timeout", "memory", "crash", "start", "busy", "large"
@@ -331,7 +335,7 @@ class Worker:
         self._open = [self.proc.stdout.fileno(), self.proc.stderr.fileno()]  # type: ignore[union-attr]
         self.queries = 0
         try:
-            hello = self._read(time.monotonic() + start_timeout, 1 << 16)
+            hello = json.loads(self._read(time.monotonic() + start_timeout, 1 << 16))
         except WorkerError as exc:
             raise WorkerError(START, exc.detail or exc.kind) from None
         if not hello.get("ready"):
@@ -346,8 +350,9 @@ class Worker:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def ask(self, req: dict, timeout: float, max_bytes: int) -> dict:
-        """Send one query and wait for its answer; kills the worker at the time limit (WorkerError timeout)."""
+    def ask(self, req: dict, timeout: float, max_bytes: int) -> bytes:
+        """Send one query and wait for its answer (one JSON line); kills the worker at the time limit (WorkerError
+        timeout)."""
         data = json.dumps(req, ensure_ascii=False).encode("utf-8") + b"\n"
         try:
             self.proc.stdin.write(data)  # type: ignore[union-attr]
@@ -357,14 +362,14 @@ class Worker:
         self.queries += 1
         return self._read(time.monotonic() + timeout, max_bytes)
 
-    def _read(self, deadline: float, limit: int) -> dict:
+    def _read(self, deadline: float, limit: int) -> bytes:
         out_fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
         while True:
             nl = self._buf.find(b"\n")
             if nl >= 0:
                 line = bytes(self._buf[:nl])
                 del self._buf[: nl + 1]
-                return json.loads(line)
+                return line
             if len(self._buf) > limit:
                 self.kill()
                 raise WorkerError(LARGE, f"the answer is larger than {limit} bytes")
@@ -434,6 +439,56 @@ class Worker:
                 pass
 
 
+class AnswerCache:
+    """Answers (the workers' JSON lines) of queries on generations' stores, the least recently used dropped first.
+
+    Only a request marked "cache" is kept (kg.sparql marks a query whose answer cannot differ from one run to the
+    next: no NOW(), RAND(), UUID() …), and only on a store inside a generation folder, which is never written once
+    published. The store folder's device, inode and modification time are part of the key, so a folder made anew
+    under the same name is another store.
+    """
+
+    def __init__(self, budget: int = CACHE_BYTES) -> None:
+        self.budget = budget
+        self.hits = 0  # answers given from the cache (for tests and diagnostics)
+        self._answers: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def key(self, req: dict) -> str | None:
+        """The request's key, or None when its answer is not to be kept."""
+        store = req.get("store")
+        if not req.get("cache") or self.budget <= 0 or not store or Path(store).parent.parent.name != GENERATIONS:
+            return None
+        try:
+            st = os.stat(store)
+        except OSError:
+            return None
+        return json.dumps([st.st_dev, st.st_ino, st.st_mtime_ns, req], sort_keys=True, ensure_ascii=False)
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            line = self._answers.get(key)
+            if line is not None:
+                self._answers.move_to_end(key)
+                self.hits += 1
+            return line
+
+    def put(self, key: str, line: bytes) -> None:
+        size = len(key) + len(line)
+        if size > self.budget // 4:
+            return  # one large answer would push out many small ones
+        with self._lock:
+            old = self._answers.pop(key, None)
+            if old is not None:
+                self._size -= len(key) + len(old)
+            self._answers[key] = line
+            self._size += size
+            while self._size > self.budget:
+                dropped_key, dropped = self._answers.popitem(last=False)
+                self._size -= len(dropped_key) + len(dropped)
+
+
 _POOLS: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 
 
@@ -443,10 +498,19 @@ class WorkerPool:
     size workers run queries at once; `queue` more requests may wait up to `queue_wait` seconds for one, and any
     further request is refused at once (WorkerError busy) rather than piling up. A worker that timed out, ran out
     of memory or crashed is killed and a new one started in the background; the slot counts as busy until it is
-    ready. A worker is also replaced after `recycle` queries, so no heap grows old.
+    ready. A worker is also replaced after `recycle` queries, so no heap grows old. Answers are kept in an
+    AnswerCache of `cache_bytes` (0: none), and one found there is given without a worker, even when all are busy.
     """
 
-    def __init__(self, size: int, memory: int, queue: int = 0, queue_wait: float = 1.0, recycle: int = 500) -> None:
+    def __init__(
+        self,
+        size: int,
+        memory: int,
+        queue: int = 0,
+        queue_wait: float = 1.0,
+        recycle: int = 500,
+        cache_bytes: int = CACHE_BYTES,
+    ) -> None:
         self.size = max(1, int(size))
         self.memory = int(memory)
         self.queue = max(0, int(queue))
@@ -458,20 +522,28 @@ class WorkerPool:
         self._waiting = 0
         self._closed = False
         self._cond = threading.Condition()
+        self.cache = AnswerCache(cache_bytes)
         _POOLS.add(self)
 
     def run(self, req: dict, timeout: float, max_bytes: int = 64 << 20) -> dict:
+        key = self.cache.key(req)
+        cached = None if key is None else self.cache.get(key)
+        if cached is not None:
+            return json.loads(cached)
         worker = self._acquire()
         healthy = False
         try:
-            out = worker.ask(req, timeout, max_bytes)
+            line = worker.ask(req, timeout, max_bytes)
+            out = json.loads(line)
             if out.get("error") == "memory":
                 worker.kill()
                 raise WorkerError(MEMORY, out.get("message", ""))
             healthy = True
-            return out
         finally:
             self._release(worker, healthy and worker.alive() and worker.queries < self.recycle)
+        if key is not None and "error" not in out:
+            self.cache.put(key, line)
+        return out
 
     def pids(self) -> list[int]:
         """The processes of the idle workers (for tests and diagnostics)."""
