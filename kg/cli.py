@@ -119,29 +119,42 @@ def _dataset(args):
 def cmd_sparql(args: argparse.Namespace) -> int:
     from kg.datadir import DataDir
     from kg.files import read_regular
-    from kg.sparql import MAX_QUERY_BYTES, run_query
 
-    if args.query == "-":
-        data = sys.stdin.buffer.read(MAX_QUERY_BYTES + 1)
-        if len(data) > MAX_QUERY_BYTES:
-            raise UsageError(f"the query on standard input is over {MAX_QUERY_BYTES // 1024} KB; shorten it")
-        query = data.decode("utf-8", errors="replace")
-    elif Path(args.query).suffix in (".rq", ".sparql") and (Path(args.query).exists() or Path(args.query).is_symlink()):
-        query = read_regular(args.query, MAX_QUERY_BYTES, "query file").decode("utf-8", errors="replace")
-    else:
-        query = args.query
     location = args.store or os.environ.get(TRIPLESTORE_ENV) or "embedded"
-    if location != "embedded":  # a SPARQL server: the checked query forwarded, with the same limits
-        from kg.triplestore import RemoteStore
+    pool = None
+    if location == "embedded":
+        from kg.sparql_worker import MEMORY_MB, START_TIMEOUT, WorkerPool
 
-        body, _ = run_query(RemoteStore(location), query, args.format)
-        sys.stdout.write(body if body.endswith("\n") else body + "\n")
-        return 0
-    d = DataDir(args.data_dir)
-    if d.generation() is None and not d.store_dir.exists():
-        raise UsageError(f"{args.data_dir}: no knowledge graph here yet: run 'kg build' first")
-    # The query runs in a worker process with the endpoint's time and memory limits, on the store read-only.
-    body, _ = run_query(d.store_dir, query, args.format)
+        # The query runs in a worker process with the endpoint's time and memory limits, on the store read-only.
+        # It starts now and loads Oxigraph while this process loads the query checks and the result formats.
+        pool = WorkerPool(1, MEMORY_MB << 20, queue=1, queue_wait=START_TIMEOUT, cache_bytes=0)
+        pool.start()
+    try:
+        from kg.sparql import MAX_QUERY_BYTES, run_query
+
+        if args.query == "-":
+            data = sys.stdin.buffer.read(MAX_QUERY_BYTES + 1)
+            if len(data) > MAX_QUERY_BYTES:
+                raise UsageError(f"the query on standard input is over {MAX_QUERY_BYTES // 1024} KB; shorten it")
+            query = data.decode("utf-8", errors="replace")
+        elif Path(args.query).suffix in (".rq", ".sparql") and (
+            Path(args.query).exists() or Path(args.query).is_symlink()
+        ):
+            query = read_regular(args.query, MAX_QUERY_BYTES, "query file").decode("utf-8", errors="replace")
+        else:
+            query = args.query
+        if pool is None:  # a SPARQL server: the checked query forwarded, with the same limits
+            from kg.triplestore import RemoteStore
+
+            body, _ = run_query(RemoteStore(location), query, args.format)
+        else:
+            d = DataDir(args.data_dir)
+            if d.generation() is None and not d.store_dir.exists():
+                raise UsageError(f"{args.data_dir}: no knowledge graph here yet: run 'kg build' first")
+            body, _ = run_query(d.store_dir, query, args.format, pool=pool)
+    finally:
+        if pool is not None:
+            pool.close(busy=True)
     sys.stdout.write(body if body.endswith("\n") else body + "\n")
     return 0
 

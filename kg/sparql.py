@@ -28,14 +28,13 @@ from xml.sax.saxutils import escape, quoteattr
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
 
 from kg.errors import QueryError
-from kg.sparql_worker import WorkerError, WorkerPool, answer_in_thread
+from kg.sparql_worker import MEMORY_MB, WorkerError, WorkerPool, answer_in_thread
 from kg.triplestore import PREFIXES, RemoteStore, TripleStoreError
 
 MAX_ROWS = 10_000  # rows (or triples) an answer holds at most
 MAX_QUERY_BYTES = 20 * 1024  # the longest query text accepted (UTF-8)
 MAX_DEPTH = 64  # brackets ({ ( [ and <<) open at once
 TIMEOUT = 10.0  # seconds a query may run
-MEMORY_MB = 1536  # the address space of the process running a query
 MAX_ANSWER_CHARS = 16 << 20  # characters of all terms of an answer together (then it is cut, as at the row cap)
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -535,13 +534,15 @@ def run_query(
     fmt: str = "table",
     limit: int = MAX_ROWS,
     limits: Limits | None = None,
+    pool: WorkerPool | None = None,
 ) -> tuple[str, str]:
     """Run a query and render it; returns (body, media type).
 
-    source: a store folder (run in a worker process with the time and memory limits), or an open Dataset.
+    source: a store folder (run in a worker process of `pool`, a one-off one when None, with the time and memory
+    limits), or an open Dataset.
     """
     render, media = RENDER[fmt]
-    outcome = evaluate(source, query, limit, limits=limits or Limits(max_rows=limit))
+    outcome = evaluate(source, query, limit, limits=limits or Limits(max_rows=limit), pool=pool)
     if outcome.graph is not None and fmt in ("csv", "json", "tsv", "xml"):
         return to_turtle(outcome), "text/turtle"
     return render(outcome), media

@@ -40,6 +40,7 @@ QUERY_STACK = 256 << 20  # the evaluating thread's stack: deep-but-allowed queri
 START_TIMEOUT = 30.0  # seconds a new worker may take to say it is ready
 ERROR_TAIL = 8192  # bytes of a worker's stderr kept, to tell why it died
 CACHE_BYTES = 32 << 20  # answers (their encoded form) a pool keeps, all together
+MEMORY_MB = 1536  # the address space of the process running a query
 
 # Kinds of WorkerError: what the caller tells the user.
 TIMEOUT, MEMORY, CRASH, START, BUSY, LARGE = "timeout", "memory", "crash", "start", "busy", "large"
@@ -544,6 +545,15 @@ class WorkerPool:
         if key is not None and "error" not in out:
             self.cache.put(key, line)
         return out
+
+    def start(self) -> None:
+        """Start every worker now, in the background, for a caller that knows a query is coming (kg sparql starts
+        its worker while it loads the rest of itself). A query that comes before one is ready waits for it when the
+        pool has a `queue`, and is refused (busy) when it has none."""
+        with self._cond:
+            starting, self._spare = self._spare, 0
+        for _ in range(starting):
+            threading.Thread(target=self._replace, name="sparql-worker-start", daemon=True).start()
 
     def pids(self) -> list[int]:
         """The processes of the idle workers (for tests and diagnostics)."""

@@ -243,3 +243,30 @@ def test_kg_sparql_survives_deep_nesting(graph_dir):
         assert "bytes" in done.stderr or "deep" in done.stderr
     ok = kg_sparql("ASK { ?s a sp:Plan }", "--data-dir", str(graph_dir))
     assert ok.returncode == 0 and ok.stdout.strip() == "true"
+
+
+def test_a_started_pool_boots_its_worker_before_the_first_query_and_that_query_waits_for_it(graph_dir):
+    """kg sparql starts its worker while it loads the rest of itself; the query then runs in that same process."""
+    pool = WorkerPool(1, 1536 << 20, queue=1, queue_wait=30, cache_bytes=0)
+    try:
+        pool.start()
+        out = evaluate(DataDir(graph_dir).store_dir, COUNT.format(""), pool=pool)  # may come before it is ready
+        assert int(out.rows[0][0]) > 0
+        started = pool.pids()
+        assert len(started) == 1
+        evaluate(DataDir(graph_dir).store_dir, COUNT.format(""), pool=pool)
+        assert pool.pids() == started
+    finally:
+        pool.close()
+
+
+def test_a_started_pool_has_its_worker_with_no_query_asked(graph_dir):
+    pool = WorkerPool(1, 1536 << 20)
+    try:
+        pool.start()
+        deadline = time.monotonic() + 30
+        while not pool.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(pool.pids()) == 1
+    finally:
+        pool.close()
