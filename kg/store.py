@@ -438,14 +438,16 @@ def _shared_text(previous: Path, store: ox.Store, name: URIRef) -> bytes:
 
 
 def _difference(old: bytes, new: bytes, graph: URIRef) -> tuple[list[ox.Quad], list[ox.Quad]]:
-    """The quads of the graph to remove and to add for its N-Triples `old` to become `new` (compared as parsed
-    terms: the store writes literals and language tags in its own canonical form)."""
+    """The quads of the graph to remove and to add for its N-Triples `old` to become `new`. Only the lines that
+    differ are parsed, and compared as terms: a store writes literals and language tags in its own form, so one
+    triple may be a line of each text."""
+    before, after = set(old.splitlines()), set(new.splitlines())
+    gone = {q.triple for q in ox.parse(b"\n".join(before - after), ox.RdfFormat.N_TRIPLES)}
+    came = {q.triple for q in ox.parse(b"\n".join(after - before), ox.RdfFormat.N_TRIPLES)}
     name = ox.NamedNode(str(graph))
-    before = {q.triple for q in ox.parse(old, ox.RdfFormat.N_TRIPLES)}
-    after = {q.triple for q in ox.parse(new, ox.RdfFormat.N_TRIPLES)}
     return (
-        [ox.Quad(t.subject, t.predicate, t.object, name) for t in before - after],
-        [ox.Quad(t.subject, t.predicate, t.object, name) for t in after - before],
+        [ox.Quad(t.subject, t.predicate, t.object, name) for t in gone - came],
+        [ox.Quad(t.subject, t.predicate, t.object, name) for t in came - gone],
     )
 
 
