@@ -144,9 +144,8 @@ class SearchIndex:
         ms = [dict(m) for m in measures]
         _check_ids(ms)
         lines = [_line(m) for m in ms]
-        keys = np.array(
-            [[_digest(b), content_key(m, index.context)[:16]] for b, m in zip(lines, ms, strict=True)], dtype="S16"
-        ).reshape(len(ms), 2)
+        keys = np.zeros((len(ms), 2), dtype="S16")
+        keys[:, 0] = [_digest(b) for b in lines]
         usable = (
             previous is not None
             and (previous.encoder.model_id, previous.encoder.dim) == (encoder.model_id, encoder.dim)
@@ -158,11 +157,13 @@ class SearchIndex:
         have = kept >= 0
         if have.any():
             vectors[have] = previous._vectors[kept[have]]
+            keys[have, 1] = previous._keys[kept[have], 1]  # the same record embeds the same text
         by_content = previous._by_content() if usable else {}
         reuse = reuse or {}
         todo = []
         for j in np.flatnonzero(~have).tolist():
             ck = content_key(ms[j], index.context)
+            keys[j, 1] = ck[:16]
             if ck in reuse:
                 vectors[j] = reuse[ck]
             elif bytes(keys[j, 1]) in by_content:
