@@ -250,7 +250,9 @@ def remove(
     target = DataDir(data_dir)
     if not target.exists():
         raise PlanError(str(target.path), "no knowledge graph here yet: run 'kg build' first")
-    find_plans(target.records(), plan_ids, agency, year)  # refuse before taking the lock
+    seen = target.pin()
+    listed = seen.records()
+    find_plans(listed, plan_ids, agency, year)  # refuse before taking the lock
     remote = _remote(store)
     try:
         aliases = Aliases.load(target.path / "aliases.toml")
@@ -260,8 +262,10 @@ def remove(
     with writing(target.path, wait=wait, on_wait=on_wait, what="the removal") as writer:
         if writer.previous_dir is None:
             raise PlanError(str(target.path), "no knowledge graph here yet: run 'kg build' first")
-        before = {r["id"]: r for r in writer.previous.records()}
-        gone = find_plans(list(before.values()), plan_ids, agency, year)  # again: another build may have run
+        if seen.generation() is None or writer.previous_generation != seen.generation():
+            listed = writer.previous.records()  # another build published meanwhile: its plans are the ones to patch
+        before = {r["id"]: r for r in listed}
+        gone = find_plans(listed, plan_ids, agency, year)  # again: another build may have run
         records = {k: r for k, r in before.items() if k not in {g["id"] for g in gone}}
         report.removed = gone
         built = BuildReport()
