@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from kg.datadir import DataDir
 
 INDEX_DIR = "index"
+RECORDS_DIR = "records"  # a generation's plan records, one file per plan (kg.store)
 PRACTICES_FILE = "practices.json"
 SCHEME_FILE = "scheme.json"  # the practice types before the planner's corrections: what the next build extends
 TYPES_FILE = "practice-types.json"  # the types without their members: what opening a search reads
@@ -181,7 +183,8 @@ class IndexStep:
         if old is not None and old[0].encoder.model_id == encoder.model_id:
             prev_index = old[0]
             prev_index.encoder = encoder
-        index = SearchIndex.build(records, encoder, reuse=reuse, previous=prev_index)
+        unchanged = _kept_measures(work, previous, records) if prev_index is not None else set()
+        index = SearchIndex.build(records, encoder, reuse=reuse, previous=prev_index, unchanged=unchanged)
         scheme = _practice_scheme(index, prev_index, previous)
         raw = scheme
         corrections = work / CORRECTIONS_FILE
@@ -229,6 +232,22 @@ def _previous_index(previous: Path | None):
         return index, load_saved_vectors(path)
     except (SearchIndexError, OSError, ValueError, KeyError):
         return None
+
+
+def _kept_measures(work: Path, previous: Path | None, measures: list[dict]) -> set[str]:
+    """Ids of the measures of plans whose record the build kept from the previous generation (its record file
+    hard-linked: the very same file), when the previous generation's index was built from its records: that index
+    holds them exactly, so their rows are taken without reading them again (SearchIndex.build's `unchanged`)."""
+    from index.search import read_manifest
+
+    if previous is None or read_manifest(previous / INDEX_DIR).get("generation") != previous.name:
+        return set()
+    plans = set()
+    for entry in os.scandir(work / RECORDS_DIR):
+        with suppress(OSError):
+            if os.path.samefile(entry.path, previous / RECORDS_DIR / entry.name):
+                plans.add(entry.name.removesuffix(".json"))
+    return {m["id"] for m in measures if m.get("plan_id") in plans}
 
 
 def _saved_vectors(previous: Path | None):
