@@ -18,7 +18,17 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Dataset, Graph, URIRef
 
-from kg.datadir import DEFAULT_WAIT, PLANNER_FILES, DataDir, Writer, check_target, os_error, writing
+from kg.datadir import (
+    CATALOGUE,
+    CATALOGUE_FIELDS,
+    DEFAULT_WAIT,
+    PLANNER_FILES,
+    DataDir,
+    Writer,
+    check_target,
+    os_error,
+    writing,
+)
 from kg.errors import PlanError, PlanParseError
 from kg.graph import Triples, entity_ntriples, graph_iri, plan_ntriples
 from kg.link import Aliases
@@ -250,9 +260,7 @@ def remove(
     target = DataDir(data_dir)
     if not target.exists():
         raise PlanError(str(target.path), "no knowledge graph here yet: run 'kg build' first")
-    seen = target.pin()
-    listed = seen.records()
-    find_plans(listed, plan_ids, agency, year)  # refuse before taking the lock
+    find_plans(target.catalogue(), plan_ids, agency, year)  # refuse before taking the lock
     remote = _remote(store)
     try:
         aliases = Aliases.load(target.path / "aliases.toml")
@@ -262,10 +270,8 @@ def remove(
     with writing(target.path, wait=wait, on_wait=on_wait, what="the removal") as writer:
         if writer.previous_dir is None:
             raise PlanError(str(target.path), "no knowledge graph here yet: run 'kg build' first")
-        if seen.generation() is None or writer.previous_generation != seen.generation():
-            listed = writer.previous.records()  # another build published meanwhile: its plans are the ones to patch
-        before = {r["id"]: r for r in listed}
-        gone = find_plans(listed, plan_ids, agency, year)  # again: another build may have run
+        before = {r["id"]: r for r in writer.previous.records()}
+        gone = find_plans(list(before.values()), plan_ids, agency, year)  # again: another build may have run
         records = {k: r for k, r in before.items() if k not in {g["id"] for g in gone}}
         report.removed = gone
         built = BuildReport()
@@ -508,6 +514,8 @@ def _publish(
             _keep_original(previous.originals_dir / name, kept / name)
         elif name in originals:
             (kept / name).write_bytes(originals[name])
+    catalogue = [{f: records[k].get(f) for f in CATALOGUE_FIELDS} for k in sorted(records)]
+    (work / CATALOGUE).write_text(json.dumps(catalogue, ensure_ascii=False), "utf-8")
     for own in PLANNER_FILES:  # the planner's files as this build used them (the index reads practices.toml here)
         if (writer.root / own).is_file():
             shutil.copy2(writer.root / own, work / own)
