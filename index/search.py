@@ -131,6 +131,7 @@ class SearchIndex:
         backend: str = "faiss",
         reuse: Mapping[str, np.ndarray] | None = None,
         previous: SearchIndex | None = None,
+        unchanged: Iterable[str] = (),
         **kwargs: Any,
     ) -> SearchIndex:
         """Embed every measure with its context and index it lexically and densely.
@@ -139,30 +140,45 @@ class SearchIndex:
         encoder); a measure whose embedded text has one is not encoded again. `encoded` tells how many were.
         previous: an index (e.g. the last build's, opened) whose rows of records unchanged here are taken whole
         (vector and postings), so only changed measures are tokenised; the result equals a build from scratch.
+        unchanged: ids of measures whose records the caller knows to be those `previous` holds (a plan not touched
+        by an update): their rows are taken without serialising and hashing the records again.
         """
         index = cls(encoder, backend=backend, **kwargs)
         ms = [dict(m) for m in measures]
         _check_ids(ms)
-        lines = [_line(m) for m in ms]
-        keys = np.array(
-            [[_digest(b), content_key(m, index.context)[:16]] for b, m in zip(lines, ms, strict=True)], dtype="S16"
-        ).reshape(len(ms), 2)
         usable = (
             previous is not None
             and (previous.encoder.model_id, previous.encoder.dim) == (encoder.model_id, encoder.dim)
             and previous.context == index.context
         )
-        old_rows = previous._row_keys() if usable else {}
-        kept = np.array([old_rows.get(bytes(k), -1) for k in keys[:, 0]], dtype=np.int64)
+        kept = np.full(len(ms), -1, dtype=np.int64)
+        keys = np.zeros((len(ms), 2), dtype="S16")
+        lines: list[bytes | None] = [None] * len(ms)
+        same = set(unchanged) if usable else set()
+        if same:
+            known = [j for j, m in enumerate(ms) if m["id"] in same]
+            kept[known] = previous._id_table().find([ms[j]["id"] for j in known])
+            for j in known:
+                if kept[j] >= 0:
+                    lines[j] = previous._records.line(int(kept[j]))
+        todo_rows = [j for j, b in enumerate(lines) if b is None]
+        for j in todo_rows:
+            lines[j] = _line(ms[j])
+            keys[j, 0] = _digest(lines[j])
+        old_rows = previous._row_keys() if usable and todo_rows else {}
+        for j in todo_rows:
+            kept[j] = old_rows.get(bytes(keys[j, 0]), -1)
         vectors = np.zeros((len(ms), encoder.dim), dtype=np.float32)
         have = kept >= 0
         if have.any():
             vectors[have] = previous._vectors[kept[have]]
+            keys[have] = previous._keys[kept[have]]  # the same record: the same digest, the same text embedded
         by_content = previous._by_content() if usable else {}
         reuse = reuse or {}
         todo = []
         for j in np.flatnonzero(~have).tolist():
             ck = content_key(ms[j], index.context)
+            keys[j, 1] = ck[:16]
             if ck in reuse:
                 vectors[j] = reuse[ck]
             elif bytes(keys[j, 1]) in by_content:
@@ -694,6 +710,10 @@ class _Rows:
 
     def __getitem__(self, row: int) -> dict:
         return self._list[row] if self._list is not None else self._file[row]
+
+    def line(self, row: int) -> bytes:
+        """The saved line of a row (the JSON of its record, as written)."""
+        return self._lines[row] if self._lines is not None else self._file.line(row)
 
     def all(self) -> list[dict]:
         if self._list is None:

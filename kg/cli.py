@@ -85,7 +85,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     data = DataDir(args.data_dir)
     if not data.exists():
         raise PlanError(str(data.path), "no knowledge graph here yet: run 'kg build' first")
-    find_plans(data.records(), args.plans, args.agency, args.year)  # an unknown plan: refused before the encoder loads
+    find_plans(data.catalogue(), args.plans, args.agency, args.year)  # unknown plans: refused before the encoder loads
     from kg.cli_search import index_step
 
     after = index_step(args.no_index)  # --no-index: the index is kept without encoding (removing encodes nothing)

@@ -3,7 +3,8 @@
     DATA_DIR/
       .spkg-data-dir        marker: {"format": 2, "created_by": "kg"}; a folder without it is not ours to write
       CURRENT               the id of the current generation; replaced by one atomic rename, never edited
-      generations/<id>/     immutable builds, each with records/ store/ index/ originals/
+      generations/<id>/     immutable builds, each with records/ store/ index/ originals/ (and graphs/: the
+                            graphs all plans share as N-Triples, what the next build patches its store by)
       staging/              builds in progress (stale ones, left by a killed build, are removed by the next build)
       .lock                 the writers' lock (flock): builds and removals of one data dir run one at a time
       aliases.toml, practices.toml   the planner's own files
@@ -40,6 +41,8 @@ STAGING = "staging"
 LOCK = ".lock"
 PARTS = ("records", "store", "index", "originals")  # what a generation holds (and the old layout held at the top)
 PLANNER_FILES = ("aliases.toml", "practices.toml")
+CATALOGUE = "plans.json"  # in a generation: each plan's id, title, file, agency and year (CATALOGUE_FIELDS)
+CATALOGUE_FIELDS = ("id", "title", "file", "agency", "year", "year_roc")
 DEFAULT_WAIT = 600.0
 
 GENERATION_RE = re.compile(r"^g(\d{6,})-([0-9a-f]{8})$")
@@ -214,6 +217,16 @@ class DataDir:
 
     def measures(self) -> list[dict]:
         return [m for r in self.records() for m in r["measures"]]
+
+    def catalogue(self) -> list[dict]:
+        """Every plan's CATALOGUE_FIELDS (enough to find plans by id, title, file, agency or year): one small file
+        a build writes, so that finding plans to remove reads no record; a generation without one has its records
+        read."""
+        d = self.pin()
+        base = d.current()
+        if base is not None and (base / CATALOGUE).is_file():
+            return json.loads((base / CATALOGUE).read_text("utf-8"))
+        return d.records()
 
     def dataset(self):
         """The graph, opened read-only: any number of readers, during a build too; the store is never written."""

@@ -376,3 +376,37 @@ def plan_ntriples(
 def plan_graph(rec: dict, agencies: dict[str, dict]) -> Graph:
     """All triples of one plan as an rdflib Graph (the store loads plan_ntriples directly)."""
     return Graph().parse(data=plan_ntriples(rec, agencies), format="nt")
+
+
+_SCHEME_CLASS, _CONCEPT = _iri(SKOS.ConceptScheme), _iri(SKOS.Concept)
+_IN_SCHEME, _TOP = _iri(SKOS.inScheme), _iri(SKOS.topConceptOf)
+_NOTATION, _ALT = _iri(SKOS.notation), _iri(SKOS.altLabel)
+_DESCRIPTION, _PRACTICE_TYPE = _iri(DCTERMS.description), _iri(SP.practiceType)
+PRACTICE_SCHEME_DESCRIPTION = (
+    "Types of service practice found across agencies' measures, named from their members, correctable by planners."
+)
+
+
+def practice_ntriples(scheme: dict) -> str:
+    """Practice types (index.practices.PracticeScheme.to_dict) as a SKOS concept scheme in N-Triples, each measure
+    sp:practiceType its types; the lines sorted, so that the same scheme always gives the same text and two
+    builds' texts can be compared line by line (the store patches its practice graph by that difference)."""
+    g = Triples()
+    top = _node("practice")
+    g.add(top, _TYPE, _SCHEME_CLASS)
+    g.add(top, _PREF, _text("實務類型", ZH))
+    g.add(top, _PREF, _text("practice types", "en"))
+    g.add(top, _DESCRIPTION, _text(PRACTICE_SCHEME_DESCRIPTION, "en"))
+    for t in scheme["types"]:
+        c = _node(f"practice/{t['id']}")
+        g.add(c, _TYPE, _CONCEPT)
+        g.add(c, _IN_SCHEME, top)
+        g.add(c, _TOP, top)
+        g.add(c, _NOTATION, _text(t["id"]))
+        g.add(c, _PREF, _text(t["label"], ZH))
+        for alt in sorted(set(t["alt_labels"]) - {t["label"]}):
+            g.add(c, _ALT, _text(alt, ZH))
+    for mid, types in scheme["membership"].items():
+        for tid in types:
+            g.add(_node(f"measure/{mid}"), _PRACTICE_TYPE, _node(f"practice/{tid}"))
+    return "".join(sorted(g.lines))

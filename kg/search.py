@@ -14,28 +14,25 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rdflib import RDF, Graph, Literal
-from rdflib.namespace import DCTERMS, SKOS
-
 from kg.errors import PlanError
 from kg.records import export_record
-from kg.vocab import ID, SP
 
 if TYPE_CHECKING:
     from index import Encoder
     from kg.datadir import DataDir
 
 INDEX_DIR = "index"
+RECORDS_DIR = "records"  # a generation's plan records, one file per plan (kg.store)
 PRACTICES_FILE = "practices.json"
 SCHEME_FILE = "scheme.json"  # the practice types before the planner's corrections: what the next build extends
 TYPES_FILE = "practice-types.json"  # the types without their members: what opening a search reads
 BUILD_FILE = "last-build.json"  # what the build did about the index: measures, encoded, reused, how
 CORRECTIONS_FILE = "practices.toml"  # a planner's corrections in the data dir (rename, merge, move)
-PRACTICE_SCHEME = ID["practice"]
 ENCODER_ENV = "KG_ENCODER"  # which encoder (index.encoders.ENCODER_NAMES)
 THREADS_ENV = "INDEX_ENCODER_THREADS"  # how many threads it encodes with (default: every CPU)
 MAX_TOP_K = 1000  # the most results `kg search` and `kg similar` print for one query
@@ -161,7 +158,7 @@ class IndexStep:
     def summary(self) -> str | None:
         return self.outcome.summary() if self.outcome is not None else None
 
-    def __call__(self, work: Path, measures: list[dict], previous: Path | None = None) -> Graph | None:
+    def __call__(self, work: Path, measures: list[dict], previous: Path | None = None) -> str | None:
         from index import SearchIndex
         from index.measures import DEFAULT_CONTEXT, content_key
 
@@ -186,7 +183,8 @@ class IndexStep:
         if old is not None and old[0].encoder.model_id == encoder.model_id:
             prev_index = old[0]
             prev_index.encoder = encoder
-        index = SearchIndex.build(records, encoder, reuse=reuse, previous=prev_index)
+        unchanged = _kept_measures(work, previous, records) if prev_index is not None else set()
+        index = SearchIndex.build(records, encoder, reuse=reuse, previous=prev_index, unchanged=unchanged)
         scheme = _practice_scheme(index, prev_index, previous)
         raw = scheme
         corrections = work / CORRECTIONS_FILE
@@ -236,6 +234,22 @@ def _previous_index(previous: Path | None):
         return None
 
 
+def _kept_measures(work: Path, previous: Path | None, measures: list[dict]) -> set[str]:
+    """Ids of the measures of plans whose record the build kept from the previous generation (its record file
+    hard-linked: the very same file), when the previous generation's index was built from its records: that index
+    holds them exactly, so their rows are taken without reading them again (SearchIndex.build's `unchanged`)."""
+    from index.search import read_manifest
+
+    if previous is None or read_manifest(previous / INDEX_DIR).get("generation") != previous.name:
+        return set()
+    plans = set()
+    for entry in os.scandir(work / RECORDS_DIR):
+        with suppress(OSError):
+            if os.path.samefile(entry.path, previous / RECORDS_DIR / entry.name):
+                plans.add(entry.name.removesuffix(".json"))
+    return {m["id"] for m in measures if m.get("plan_id") in plans}
+
+
 def _saved_vectors(previous: Path | None):
     """The previous generation's vectors by content (None: no usable index there, so everything is encoded)."""
     from index import SearchIndexError
@@ -265,42 +279,18 @@ def _practice_scheme(index, previous_index, previous: Path | None):
     return extend_scheme(raw, index, previous_index)
 
 
-def build_index_into(work: Path, measures: list[dict], previous: Path | None = None) -> Graph | None:
+def build_index_into(work: Path, measures: list[dict], previous: Path | None = None) -> str | None:
     """Build the search index of these measures into work/index with the default configuration (what tests and
     callers without a configuration of their own pass as kg.store.build's after_graph); return the practice graph."""
     return IndexStep()(work, measures, previous)
 
 
-def practice_graph(scheme: dict) -> Graph:
-    """Practice types as a SKOS concept scheme; each measure sp:practiceType its types."""
-    g = Graph()
-    g.add((PRACTICE_SCHEME, RDF.type, SKOS.ConceptScheme))
-    g.add((PRACTICE_SCHEME, SKOS.prefLabel, Literal("實務類型", lang="zh-Hant")))
-    g.add((PRACTICE_SCHEME, SKOS.prefLabel, Literal("practice types", lang="en")))
-    g.add(
-        (
-            PRACTICE_SCHEME,
-            DCTERMS.description,
-            Literal(
-                "Types of service practice found across agencies' measures, named from their members, correctable by "
-                "planners.",
-                lang="en",
-            ),
-        )
-    )
-    for t in scheme["types"]:
-        c = ID[f"practice/{t['id']}"]
-        g.add((c, RDF.type, SKOS.Concept))
-        g.add((c, SKOS.inScheme, PRACTICE_SCHEME))
-        g.add((c, SKOS.topConceptOf, PRACTICE_SCHEME))
-        g.add((c, SKOS.notation, Literal(t["id"])))
-        g.add((c, SKOS.prefLabel, Literal(t["label"], lang="zh-Hant")))
-        for alt in sorted(set(t["alt_labels"]) - {t["label"]}):
-            g.add((c, SKOS.altLabel, Literal(alt, lang="zh-Hant")))
-    for mid, types in scheme["membership"].items():
-        for tid in types:
-            g.add((ID[f"measure/{mid}"], SP.practiceType, ID[f"practice/{tid}"]))
-    return g
+def practice_graph(scheme: dict) -> str:
+    """Practice types as a SKOS concept scheme, each measure sp:practiceType its types, as sorted N-Triples
+    (kg.graph.practice_ntriples: 100k measures' memberships are written as text, not through an rdflib Graph)."""
+    from kg.graph import practice_ntriples
+
+    return practice_ntriples(scheme)
 
 
 class Search:

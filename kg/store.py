@@ -18,7 +18,17 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Dataset, Graph, URIRef
 
-from kg.datadir import DEFAULT_WAIT, PLANNER_FILES, DataDir, Writer, check_target, os_error, writing
+from kg.datadir import (
+    CATALOGUE,
+    CATALOGUE_FIELDS,
+    DEFAULT_WAIT,
+    PLANNER_FILES,
+    DataDir,
+    Writer,
+    check_target,
+    os_error,
+    writing,
+)
 from kg.errors import PlanError, PlanParseError
 from kg.graph import Triples, entity_ntriples, graph_iri, plan_ntriples
 from kg.link import Aliases
@@ -250,7 +260,7 @@ def remove(
     target = DataDir(data_dir)
     if not target.exists():
         raise PlanError(str(target.path), "no knowledge graph here yet: run 'kg build' first")
-    find_plans(target.records(), plan_ids, agency, year)  # refuse before taking the lock
+    find_plans(target.catalogue(), plan_ids, agency, year)  # refuse before taking the lock
     remote = _remote(store)
     try:
         aliases = Aliases.load(target.path / "aliases.toml")
@@ -347,18 +357,21 @@ def _load_nt(store: ox.Store, data: bytes, graph: URIRef) -> None:
 
 def _write_store_full(
     path: Path, records: dict[str, dict], agencies: dict[str, dict], fixed: dict[URIRef, bytes], practice: bytes | None
-) -> int:
-    """A new store with every graph, bulk-loaded (sorted files written directly: no transaction log, no rewrite)."""
+) -> tuple[int, bytes]:
+    """A new store with every graph, bulk-loaded (sorted files written directly: no transaction log, no rewrite);
+    its quads counted, and the entity graph's N-Triples."""
     store = ox.Store(str(path))
     for name, data in fixed.items():
         _load_nt(store, data, name)
     plans = (records[k] for k in sorted(records))
     entities = Triples()
     store.bulk_load(io.BufferedReader(_Chunks(_plans_nquads(plans, agencies, entities)), 1 << 20), ox.RdfFormat.N_QUADS)
-    _load_nt(store, entities.text().encode("utf-8"), ENTITY_GRAPH)
+    described = entities.text().encode("utf-8")
+    _load_nt(store, described, ENTITY_GRAPH)
     if practice is not None:
         _load_nt(store, practice, PRACTICE_GRAPH)
-    return _finish(store)
+    store.flush()
+    return len(store), described
 
 
 def _checkpoint(source: Path, dest: Path) -> None:
@@ -380,31 +393,72 @@ def _write_store_patch(
     previous: Path,
     gone: Iterable[str],
     fresh: Iterable[dict],
-    records: dict[str, dict],
     agencies: dict[str, dict],
-    practice: bytes | None,
+    shared: dict[URIRef, bytes],
+    triples: int | None,
 ) -> int:
-    """The previous store with the graphs of removed or changed plans dropped and the new ones added, over a
-    checkpoint of it; the ontology and framework graphs stay, the practice graph is replaced. The store is that of a
-    staged generation: readers see it only once it is whole (kg.datadir), so two transactions suffice."""
-    _checkpoint(previous, path)
+    """The previous generation's store with the graphs of removed or changed plans dropped and the new ones added,
+    over a checkpoint of it, and the graphs all plans share (`shared`: the practice types, what the plans name,
+    as N-Triples) patched by their difference to the previous ones; the ontology and framework graphs stay.
+
+    Every step costs what changed, not the corpus: the quads are counted from the previous count (`triples`, None
+    to count them all) and the sizes of the graphs dropped and added. The store is that of a staged generation:
+    readers see it only once it is whole (kg.datadir), so a few transactions suffice."""
+    _checkpoint(previous / "store", path)
     store = ox.Store(str(path))
-    drops = [*(graph_iri(k) for k in gone), PRACTICE_GRAPH, ENTITY_GRAPH]
-    store.update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in drops))  # one update: one transaction
-    entities = Triples(str(ENTITY_GRAPH))
-    quads = "".join(plan_ntriples(rec, agencies, str(graph_iri(rec["id"])), entities) for rec in fresh)
-    # What the plans name, described anew from all of them (an agency a removed plan named may be named by another)
-    quads += entity_ntriples(records.values(), agencies, str(ENTITY_GRAPH))
+    drops = [ox.NamedNode(str(graph_iri(k))) for k in gone]
+    count = triples
+    if count is not None:
+        count -= sum(sum(1 for _ in store.quads_for_pattern(None, None, None, g)) for g in drops)
+    if drops:
+        store.update(" ;\n".join(f"DROP SILENT GRAPH {g}" for g in drops))  # one update: one transaction
+    described = Triples()  # what the fresh plans name is in the shared entity graph, not in their own graphs
+    quads = "".join(plan_ntriples(rec, agencies, str(graph_iri(rec["id"])), described) for rec in fresh)
     store.load(quads.encode("utf-8"), ox.RdfFormat.N_QUADS)  # one transaction
-    if practice is not None:
-        store.load(practice, ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(str(PRACTICE_GRAPH)))
-    return _finish(store)
-
-
-def _finish(store: ox.Store) -> int:
-    """Flush the store (everything in its files, no log to replay) and count its quads."""
+    for name, text in shared.items():
+        removed, added = _difference(_shared_text(previous, store, name), text, name)
+        for quad in removed:
+            store.remove(quad)
+        store.extend(added)
+        if count is not None:
+            count += len(added) - len(removed)
     store.flush()
-    return len(store)
+    return count + quads.count("\n") if count is not None else len(store)
+
+
+# The graphs every plan adds to, as N-Triples beside each generation's store: what the next build's patch compares.
+SHARED_GRAPHS_DIR = "graphs"
+SHARED_GRAPH_FILES = {PRACTICE_GRAPH: "practices.nt", ENTITY_GRAPH: "entities.nt"}
+
+
+def _save_shared(work: Path, shared: dict[URIRef, bytes]) -> None:
+    folder = work / SHARED_GRAPHS_DIR
+    folder.mkdir()
+    for name, text in shared.items():
+        (folder / SHARED_GRAPH_FILES[name]).write_bytes(text)
+
+
+def _shared_text(previous: Path, store: ox.Store, name: URIRef) -> bytes:
+    """A shared graph of the previous generation as N-Triples: its saved file, else (a generation written before
+    they were saved) the graph read from the store."""
+    saved = previous / SHARED_GRAPHS_DIR / SHARED_GRAPH_FILES[name]
+    if saved.is_file():
+        return saved.read_bytes()
+    return store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(str(name)))
+
+
+def _difference(old: bytes, new: bytes, graph: URIRef) -> tuple[list[ox.Quad], list[ox.Quad]]:
+    """The quads of the graph to remove and to add for its N-Triples `old` to become `new`. Only the lines that
+    differ are parsed, and compared as terms: a store writes literals and language tags in its own form, so one
+    triple may be a line of each text."""
+    before, after = set(old.splitlines()), set(new.splitlines())
+    gone = {q.triple for q in ox.parse(b"\n".join(before - after), ox.RdfFormat.N_TRIPLES)}
+    came = {q.triple for q in ox.parse(b"\n".join(after - before), ox.RdfFormat.N_TRIPLES)}
+    name = ox.NamedNode(str(graph))
+    return (
+        [ox.Quad(t.subject, t.predicate, t.object, name) for t in gone - came],
+        [ox.Quad(t.subject, t.predicate, t.object, name) for t in came - gone],
+    )
 
 
 def _previous_store(previous: DataDir, fingerprint: str) -> tuple[Path, dict] | None:
@@ -460,6 +514,8 @@ def _publish(
             _keep_original(previous.originals_dir / name, kept / name)
         elif name in originals:
             (kept / name).write_bytes(originals[name])
+    catalogue = [{f: records[k].get(f) for f in CATALOGUE_FIELDS} for k in sorted(records)]
+    (work / CATALOGUE).write_text(json.dumps(catalogue, ensure_ascii=False), "utf-8")
     for own in PLANNER_FILES:  # the planner's files as this build used them (the index reads practices.toml here)
         if (writer.root / own).is_file():
             shutil.copy2(writer.root / own, work / own)
@@ -472,14 +528,20 @@ def _publish(
     fixed = _fixed_graphs()
     fingerprint = _fingerprint(writer.root / "aliases.toml", fixed)
     base = _previous_store(previous, fingerprint)
+    agencies = _agencies(list(records.values()), aliases)
     if base is not None:
         fresh = [records[k] for k in sorted(records) if k not in same]
         gone = sorted((set(before) - set(records)) | {r["id"] for r in fresh if r["id"] in before})
-        agencies = _agencies(list(records.values()), aliases)
-        report.triples = _write_store_patch(work / "store", base[0], gone, fresh, records, agencies, practice)
+        # What the plans name, described anew from all of them (an agency a removed plan named may be named by another)
+        described = entity_ntriples(records.values(), agencies).encode("utf-8")
+        shared = {PRACTICE_GRAPH: practice or b"", ENTITY_GRAPH: described}
+        report.triples = _write_store_patch(
+            work / "store", base[0].parent, gone, fresh, agencies, shared, base[1].get("triples")
+        )
     else:
-        agencies = _agencies(list(records.values()), aliases)
-        report.triples = _write_store_full(work / "store", records, agencies, fixed, practice)
+        report.triples, described = _write_store_full(work / "store", records, agencies, fixed, practice)
+        shared = {PRACTICE_GRAPH: practice or b"", ENTITY_GRAPH: described}
+    _save_shared(work, shared)
     # Closed now; opened once more, RocksDB deletes the write-ahead log the flush made obsolete: the generation is
     # never opened to write again.
     _reopen(work / "store")

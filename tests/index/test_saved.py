@@ -121,3 +121,22 @@ def test_a_damaged_index_file_is_named(own, encoder, tmp_path, name, damage):
         path.unlink()
     with pytest.raises(IndexFormatError, match=name.replace(".", r"\.")):
         SearchIndex.load(tmp_path, encoder)
+
+
+def test_rows_the_caller_knows_unchanged_are_taken_as_saved_and_the_index_is_the_same(own, measures, encoder, tmp_path):
+    """`unchanged` (the measures of plans an update did not touch) skips serialising and hashing their records:
+    the index saved is byte for byte the one built without it."""
+    own.save(tmp_path / "old")
+    old = SearchIndex.load(tmp_path / "old", encoder)
+    changed = _changed(measures)
+    replaced = measures[0]["plan"]
+    unchanged = {m["id"] for m in changed if m["plan"] != replaced} | {"m-not-in-the-corpus"}
+    hinted = SearchIndex.build(changed, encoder, previous=old, unchanged=unchanged)
+    plain = SearchIndex.build(changed, encoder, previous=old)
+    assert (hinted.encoded, hinted.reused_rows) == (plain.encoded, plain.reused_rows) == (2, len(changed) - 2)
+    hinted.save(tmp_path / "hinted")
+    plain.save(tmp_path / "plain")
+    names = sorted(p.name for p in (tmp_path / "plain").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "hinted").iterdir())
+    for name in names:
+        assert (tmp_path / "hinted" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name

@@ -16,7 +16,9 @@ from rdflib.namespace import SKOS
 
 from kg.datadir import DataDir
 from kg.export import export
-from kg.store import STORE_INFO, build, remove
+from kg.graph import practice_ntriples
+from kg.search import PRACTICES_FILE, build_index_into
+from kg.store import ENTITY_GRAPH, PRACTICE_GRAPH, SHARED_GRAPHS_DIR, STORE_INFO, build, remove
 from kg.vocab import ORG, SP
 from tests.kg.test_datadir import STRACE, A, B, C, _strace_ok, kg, plans_in, snapshot, stale, variant
 
@@ -165,3 +167,61 @@ def test_an_incremental_build_killed_while_it_writes_loses_nothing(tmp_path, str
         assert again.built == [plan.name] and not again.errors
         expected = expected | {plan.name}
         assert plans_in(data) == expected and stale(data) == []
+
+
+def store_triples(data_dir: Path, graph: str) -> set[ox.Triple]:
+    """The triples of one named graph of the current store."""
+    store = ox.Store.read_only(str(DataDir(data_dir).store_dir))
+    try:
+        return {q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(graph))}
+    finally:
+        del store
+
+
+def quads_in_store(data_dir: Path) -> int:
+    store = ox.Store.read_only(str(DataDir(data_dir).store_dir))
+    try:
+        return len(store)
+    finally:
+        del store
+
+
+def published_practice_triples(data_dir: Path) -> set[ox.Triple]:
+    """The practice graph the published practice scheme gives (what a build from scratch of it loads)."""
+    scheme = json.loads((DataDir(data_dir).index_dir / PRACTICES_FILE).read_text("utf-8"))
+    return {q.triple for q in ox.parse(practice_ntriples(scheme), ox.RdfFormat.N_TRIPLES)}
+
+
+@pytest.mark.parametrize("saved", [True, False], ids=["graphs-saved", "graphs-read-from-the-store"])
+def test_the_shared_graphs_are_patched_to_what_the_plans_and_the_scheme_give_and_the_quads_counted(tmp_path, saved):
+    """The practice graph and the graph of what the plans name are patched by their difference (from the files the
+    previous generation keeps, or from its store when it predates them): the result is the graph of the new scheme
+    and of all the plans, and the count of quads the build reports is the store's."""
+    data = tmp_path / "kg-data"
+    first = build([A, B], data, after_graph=build_index_into)
+    assert not first.errors and first.triples == quads_in_store(data)
+    practices, entities = str(PRACTICE_GRAPH), str(ENTITY_GRAPH)
+    assert store_triples(data, practices) == published_practice_triples(data) != set()
+
+    def older(data_dir: Path) -> None:  # a generation written before the shared graphs were kept beside its store
+        if not saved:
+            shutil.rmtree(generation(data_dir) / SHARED_GRAPHS_DIR)
+
+    older(data)
+    added = build([C], data, after_graph=build_index_into)
+    assert not added.errors and added.triples == quads_in_store(data)
+    assert store_triples(data, practices) == published_practice_triples(data)
+    scratch = tmp_path / "scratch"
+    assert not build([A, B, C], scratch).errors
+    assert store_triples(data, entities) == store_triples(scratch, entities)
+
+    older(data)
+    key = next(r["id"] for r in DataDir(data).records() if r["file"] == B.name)
+    removed = remove(data, [key], after_graph=build_index_into)
+    assert removed.triples == quads_in_store(data)
+    assert store_triples(data, practices) == published_practice_triples(data)
+    scratch = tmp_path / "scratch-2"
+    assert not build([A, C], scratch).errors
+    assert store_triples(data, entities) == store_triples(scratch, entities)
+    info = json.loads((generation(data) / STORE_INFO).read_text("utf-8"))
+    assert info["triples"] == removed.triples
