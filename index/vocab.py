@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -36,6 +37,14 @@ class Vocabulary:
     def __post_init__(self) -> None:
         self._by_id = {p.id: p for p in self.practices}
         self._compiled = [(p, [_compile(t) for t in p.terms]) for p in self.practices]
+        # Each term filed under the one of its characters the fewest other terms have: a text is compared only with
+        # the terms whose character it holds (a measure holds a few dozen of the vocabulary's hundreds of terms).
+        keys = [(pi, ti, key.strip()) for pi, (_, c) in enumerate(self._compiled) for ti, (_, key) in enumerate(c)]
+        spread = Counter(ch for *_, key in keys for ch in set(key))
+        self._by_char: dict[str, list[tuple[int, int]]] = {}
+        for pi, ti, key in keys:
+            if key:
+                self._by_char.setdefault(min(key, key=lambda ch: (spread[ch], ch)), []).append((pi, ti))
 
     def get(self, practice_id: str) -> PracticeTerm | None:
         return self._by_id.get(practice_id)
@@ -45,15 +54,13 @@ class Vocabulary:
         norm = normalise(text)
         padded = f" {norm} "
         flat = norm.replace(" ", "")
+        candidates = sorted(c for ch in set(padded) for c in self._by_char.get(ch, ()))
         out: dict[str, list[str]] = {}
-        for p, compiled in self._compiled:
-            hit = [
-                t
-                for t, (ascii_, key) in zip(p.terms, compiled, strict=True)
-                if key and (key in padded if ascii_ else key in flat)
-            ]
-            if hit:
-                out[p.id] = hit
+        for pi, ti in candidates:
+            p, compiled = self._compiled[pi]
+            ascii_, key = compiled[ti]
+            if key in padded if ascii_ else key in flat:
+                out.setdefault(p.id, []).append(p.terms[ti])
         return out
 
     def strip_frames(self, query: str) -> str:

@@ -25,9 +25,10 @@ class Concept:
     labels: tuple[str, ...]
 
 
-def _bigrams(text: str) -> set[str]:
+@lru_cache(maxsize=8192)  # the template's labels are compared with every heading, and plans repeat headings
+def _bigrams(text: str) -> frozenset[str]:
     text = re.sub(r"[^\u4e00-\u9fffA-Za-z0-9]", "", normalise(text))
-    return {text[i : i + 2] for i in range(len(text) - 1)} or {text}
+    return frozenset({text[i : i + 2] for i in range(len(text) - 1)} or {text})
 
 
 def similarity(a: str, b: str) -> float:

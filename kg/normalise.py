@@ -12,6 +12,12 @@ _CJK = r"\u3400-\u9fff\uf900-\ufaff"
 _HALF_TO_FULL = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？"}
 _PUNCT_NEAR_CJK = re.compile(rf"(?<=[{_CJK}」）)])\s*([,;:!?])\s*|([,;:!?])\s*(?=[{_CJK}「（(])")
 _SPACE_IN_CJK = re.compile(rf"(?<=[{_CJK}，。、；：「」（）])[ \u3000]+(?=[{_CJK}，。、；：「」（）])")
+# One character for another, in one pass: misprints fixed; full-width digits, letters and parentheses to ASCII
+# (one form to match and show); full-width and no-break spaces to plain ones.
+_FULL_WIDTH = [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF5B)]
+_ONE_FORM = str.maketrans(
+    {**MISPRINTS, **{chr(c): chr(c - 0xFEE0) for c in _FULL_WIDTH}, "（": "(", "）": ")", "\u3000": " ", "\xa0": " "}
+)
 
 
 def strip_markup(text: str) -> str:
@@ -26,13 +32,7 @@ def normalise(text: str, keep_spaces: bool = False) -> str:
 
     keep_spaces keeps the spaces between CJK words, which still separate a measure's title from its body.
     """
-    text = strip_markup(text)
-    text = "".join(MISPRINTS.get(ch, ch) for ch in text)
-    # Full-width letters and digits to ASCII, full-width parentheses to ASCII: one form to match and show.
-    text = "".join(
-        chr(ord(ch) - 0xFEE0) if "\uff10" <= ch <= "\uff19" or "\uff21" <= ch <= "\uff5a" else ch for ch in text
-    )
-    text = text.replace("（", "(").replace("）", ")").replace("\u3000", " ").replace("\xa0", " ")
+    text = strip_markup(text).translate(_ONE_FORM)
     text = _PUNCT_NEAR_CJK.sub(lambda m: _HALF_TO_FULL[m.group(1) or m.group(2)], text)
     if keep_spaces:
         # A run of spaces is how some plans separate a measure's title from its body: keep it visible.

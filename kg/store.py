@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import repeat
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -129,6 +132,69 @@ def _agencies(records: list[dict], aliases: Aliases) -> dict[str, dict]:
     return out
 
 
+def _read_plan(path: Path, aliases: Aliases, strict: bool) -> tuple[dict, bytes, Ingested] | PlanError:
+    """One file read, parsed and made a record (with its original's name), or the PlanError that stopped it."""
+    try:
+        data = read_bytes(path)
+        plan = parse_plan(parse_bytes(data, path.name))
+        if strict and plan.findings:
+            first = plan.findings[0]
+            more = f" (and {len(plan.findings) - 1} more)" if len(plan.findings) > 1 else ""
+            raise PlanParseError(path.name, f"--strict: {first.where}: {first.what}{more}")
+        rec = plan_record(plan, aliases)
+    except PlanError as exc:
+        return exc
+    rec["original"] = original_name(path, data)
+    findings = [str(f) for f in plan.findings]
+    return rec, data, Ingested(path.name, plan.format, plan.layout, len(plan.measures), plan.ocr, findings)
+
+
+# From this many files on, they are read in a pool of processes, one per CPU: below it, starting the pool (each
+# worker imports the readers and the parser) costs more than the files take.
+PARALLEL_FILES = 32
+
+_worker_aliases: Aliases | None = None  # a pool worker's alias tables, sent once when it starts
+
+
+def _start_worker(aliases: Aliases) -> None:
+    global _worker_aliases
+    _worker_aliases = aliases
+
+
+def _read_plan_in_worker(path: Path, strict: bool) -> tuple[dict, bytes, Ingested] | tuple[type, str, str, int | None]:
+    """_read_plan in a pool worker; a PlanError comes back as its class and arguments (it does not pickle)."""
+    assert _worker_aliases is not None
+    result = _read_plan(path, _worker_aliases, strict)
+    if isinstance(result, PlanError):
+        return type(result), result.file, result.why, result.line
+    return result
+
+
+def _read_plans(
+    files: Sequence[Path],
+    aliases: Aliases,
+    strict: bool,
+    progress: Callable[[Iterable], Iterable],
+    parallel_from: int = PARALLEL_FILES,
+) -> Iterator[tuple[dict, bytes, Ingested] | PlanError]:
+    """_read_plan of each file, in the files' order: in a process pool from parallel_from files on (the files are
+    independent, and parsing is pure Python), else here."""
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if len(files) < parallel_from or workers < 2:
+        for path in progress(files):
+            yield _read_plan(path, aliases, strict)
+        return
+    context = multiprocessing.get_context("spawn")  # not fork: the encoder's BLAS threads may already be running
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(aliases,)) as pool:
+        results = pool.map(_read_plan_in_worker, files, repeat(strict), chunksize=4)
+        for _, result in zip(progress(files), results, strict=True):
+            if isinstance(result[0], type):  # a PlanError's class and arguments
+                kind, file, why, line = result
+                yield kind(file, why, line)
+            else:
+                yield result
+
+
 def build(
     files: list[Path],
     data_dir: str | Path,
@@ -162,25 +228,15 @@ def build(
     report = BuildReport()
     parsed: dict[str, dict] = {}
     originals: dict[str, bytes] = {}
-    for path in progress(files):
-        try:
-            data = read_bytes(path)
-            plan = parse_plan(parse_bytes(data, path.name))
-            if strict and plan.findings:
-                first = plan.findings[0]
-                more = f" (and {len(plan.findings) - 1} more)" if len(plan.findings) > 1 else ""
-                raise PlanParseError(path.name, f"--strict: {first.where}: {first.what}{more}")
-            rec = plan_record(plan, aliases)
-        except PlanError as exc:
-            report.errors.append(exc)
+    for result in _read_plans(files, aliases, strict, progress):
+        if isinstance(result, PlanError):
+            report.errors.append(result)
             continue
-        rec["original"] = original_name(path, data)
+        rec, data, ingested = result
         originals[rec["original"]] = data
         parsed[rec["id"]] = rec
-        report.built.append(path.name)
-        report.ingested.append(
-            Ingested(path.name, plan.format, plan.layout, len(plan.measures), plan.ocr, [str(f) for f in plan.findings])
-        )
+        report.built.append(ingested.file)
+        report.ingested.append(ingested)
     if not report.built:
         return report
     with writing(target.path, inputs, wait=wait, on_wait=on_wait) as writer:
