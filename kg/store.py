@@ -18,6 +18,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Dataset, Graph, URIRef
 
+from kg.aggregates import write_counts
 from kg.datadir import DEFAULT_WAIT, PLANNER_FILES, DataDir, Writer, check_target, os_error, writing
 from kg.errors import PlanError, PlanParseError
 from kg.graph import Triples, entity_ntriples, graph_iri, plan_ntriples
@@ -492,6 +493,7 @@ def _publish(
     report.index = json.loads(stats.read_text("utf-8")) if stats.is_file() else None
     report.plans = len(records)
     report.measures = len(measures)
+    write_counts(work, records.values())
     report.generation = writer.publish(work)
 
 

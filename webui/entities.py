@@ -336,11 +336,3 @@ def agency_units(store: Store, key: str) -> list[dict]:
         ({"id": local(r["u"], "org"), "name": r["nm"], "measures": int(r["n"])} for r in rows),
         key=lambda u: u["name"],
     )
-
-
-def framework_counts(store: Store) -> dict[str, int]:
-    """Framework concept IRI -> measures filed under it (not under the concepts below it)."""
-    rows = store.select(
-        "SELECT ?c (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a sp:Measure ; sp:frameworkItem ?c } GROUP BY ?c"
-    )
-    return {r["c"]: int(r["n"]) for r in rows}  # type: ignore[misc]

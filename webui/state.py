@@ -40,7 +40,7 @@ from kg.datadir import DataDir, hold_generation
 from kg.errors import PlanError
 from kg.search import Search, SearchConfig, SearchConfigError
 from ontology import framework_graph
-from webui import entities
+from webui import counts, entities
 from webui.entities import SYSTEM_TYPES
 from webui.graphindex import GraphIndex
 from webui.sparql_runner import SparqlRunner
@@ -211,9 +211,8 @@ class KGState:
         return path if path.parent == folder and path.is_file() else None
 
     def framework_count(self, notation: str) -> int:
-        """Measures filed under a framework concept itself (webui.entities.framework_counts, once per state)."""
-        counts = self.cache.get(("framework.counts",), lambda: entities.framework_counts(self.store))
-        return counts.get(self.framework[notation]["iri"], 0)
+        """Measures filed under a framework concept itself (webui.counts, once per state)."""
+        return counts.counts(self).framework_items.get(notation, 0)
 
     def agency_id(self, name: str) -> str | None:
         return self.agency_by_name.get(name)

@@ -1,0 +1,128 @@
+"""The counts every build saves (kg.aggregates): written into the generation, equal to what the graph says and to
+what the pages show, and a generation without them (or with a damaged file) still served with the same counts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kg import aggregates
+from kg.datadir import DataDir
+from kg.search import build_index_into
+from kg.store import build
+from tests.conftest import sample
+from tests.webui.helpers import state
+from webui import create_app
+from webui.entities import local
+
+# What the pages counted by SPARQL before the build saved the counts: the oracle they must still equal.
+_AGENCY_MEASURES = (
+    "SELECT ?a (COUNT(DISTINCT ?m) AS ?n) WHERE { ?plan a sp:Plan ; sp:agency ?a ; sp:measure ?m } GROUP BY ?a"
+)
+_TYPE_SIZES = (
+    "SELECT ?t (COUNT(DISTINCT ?m) AS ?n) WHERE { ?plan a sp:Plan ; sp:measure ?m . ?m sp:practiceType ?t } GROUP BY ?t"
+)
+_CELLS = """SELECT ?t ?a (COUNT(DISTINCT ?m) AS ?n) WHERE {
+  ?plan a sp:Plan ; sp:agency ?a ; sp:measure ?m . ?m sp:practiceType ?t .
+} GROUP BY ?t ?a"""
+_FRAMEWORK = "SELECT ?c (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a sp:Measure ; sp:frameworkItem ?c } GROUP BY ?c"
+
+
+def _saved(data_dir: Path) -> dict:
+    folder = DataDir(data_dir).current()
+    assert folder is not None
+    return json.loads((folder / aggregates.AGGREGATES_DIR / aggregates.COUNTS_FILE).read_text("utf-8"))
+
+
+def test_the_build_saves_the_counts_the_graph_states(app, data_dir):
+    saved = _saved(data_dir)
+    store = state(app).store
+    assert saved["measures_by_agency"] == {local(r["a"], "org"): int(r["n"]) for r in store.select(_AGENCY_MEASURES)}
+    assert saved["type_sizes"] == {local(r["t"], "practice"): int(r["n"]) for r in store.select(_TYPE_SIZES)}
+    cells: dict[str, dict[str, int]] = {}
+    for r in store.select(_CELLS):
+        cells.setdefault(local(r["t"], "practice"), {})[local(r["a"], "org")] = int(r["n"])  # type: ignore[index]
+    assert saved["cells"] == cells
+    framework = {c["iri"]: n for n, c in state(app).framework.items()}
+    assert saved["framework_items"] == {framework[r["c"]]: int(r["n"]) for r in store.select(_FRAMEWORK)}
+    st = state(app)
+    assert saved["named"] == {
+        "units": len(st.units.rows()),
+        "systems": len(st.systems.rows()),
+        "laws": len(st.laws.rows()),
+        "programmes": len(st.programmes.rows()),
+    }
+
+
+def test_the_pages_show_the_saved_counts(client, data_dir):
+    saved = _saved(data_dir)
+    totals = client.get("/api/counts").get_json()
+    assert totals["units"] == saved["named"]["units"] > 0
+    assert totals["systems"] == saved["named"]["systems"] > 0
+    assert totals["laws"] == saved["named"]["laws"]
+    assert totals["programmes"] == saved["named"]["programmes"] > 0
+    assert totals["framework_items"] == len(saved["framework_items"])
+    assert totals["practice_types"] == sum(1 for n in saved["type_sizes"].values() if n)
+    coverage = client.get("/api/coverage").get_json()
+    shown = {(t["id"], c["agency_id"]): c["count"] for t in coverage["types"] for c in t["cells"] if c["count"]}
+    assert shown == {(t, a): n for t, row in saved["cells"].items() for a, n in row.items()}
+
+
+def test_a_one_plan_update_saves_the_counts_again(tmp_path):
+    data = tmp_path / "kg-data"
+    build([sample("004")], data, after_graph=build_index_into)
+    one = _saved(data)
+    build([sample("004"), sample("001")], data, after_graph=build_index_into)
+    both = _saved(data)
+    assert sum(both["measures_by_agency"].values()) > sum(one["measures_by_agency"].values())
+    folder = DataDir(data).current()
+    assert folder is not None
+    records = [json.loads(p.read_text("utf-8")) for p in sorted((folder / "records").glob("*.json"))]
+    membership = json.loads((folder / "index" / aggregates.PRACTICES_FILE).read_text("utf-8"))["membership"]
+    assert both == aggregates.count(records, membership)
+
+
+@pytest.fixture(scope="module")
+def copied(data_dir, tmp_path_factory) -> Path:
+    """A copy of the sample data dir, whose saved counts a test may take away or damage."""
+    path = tmp_path_factory.mktemp("aggregates") / "kg-data"
+    shutil.copytree(data_dir, path)
+    return path
+
+
+def _counts_file(data_dir: Path) -> Path:
+    folder = DataDir(data_dir).current()
+    assert folder is not None
+    return folder / aggregates.AGGREGATES_DIR / aggregates.COUNTS_FILE
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda p: p.unlink(), id="built-before-counts-were-saved"),
+        pytest.param(lambda p: p.write_bytes(b"\x00{not json"), id="garbled"),
+        pytest.param(lambda p: p.write_text('{"format": 0}', "utf-8"), id="another-format"),
+        pytest.param(lambda p: p.write_text('{"format": 1, "cells": {}}', "utf-8"), id="incomplete"),
+    ],
+)
+def test_without_usable_saved_counts_the_pages_count_them_again(client, copied, damage, caplog):
+    want = {url: client.get(url).get_json() for url in ("/api/counts", "/api/coverage", "/api/practices")}
+    path = _counts_file(copied)
+    kept = path.read_bytes()
+    damage(path)
+    try:
+        with pytest.raises(aggregates.AggregatesError, match=str(path)):
+            aggregates.read_counts(path.parent.parent)
+        other = create_app({"DATA_DIR": str(copied)}).test_client()
+        with caplog.at_level(logging.WARNING, logger="webui.counts"):
+            for url, answer in want.items():
+                got = other.get(url)
+                assert got.status_code == 200
+                assert got.get_json() == answer
+        assert "counting them now" in caplog.text
+    finally:
+        path.write_bytes(kept)
