@@ -1,7 +1,7 @@
 """Whole-corpus counts, made once by each build and saved in its generation (aggregates/counts.json).
 
 Counting them in the store (SPARQL GROUP BYs over every measure) takes seconds at 100k measures; one pass over the
-plan records and the practice membership the index saved takes a fraction of one, so every build (a one-plan
+plan records and the practice-type column the index saved takes a fraction of one, so every build (a one-plan
 update too) writes them and the web UI only reads them (webui.counts, which says what each count means). They are
 counted exactly as the graph states them (kg.graph): a plan's measures belong to its sp:agency, a measure counts
 for every practice type of the membership, once per distinct measure.
@@ -10,65 +10,103 @@ for every practice type of the membership, once per distinct measure.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+import numpy as np
+
+from index.arrays import Strings
+from index.facets import MultiColumn
 
 AGGREGATES_DIR = "aggregates"
 COUNTS_FILE = "counts.json"
 FORMAT = 1  # raised whenever what the file holds changes; a file of another format is counted again
-PRACTICES_FILE = "practices.json"  # in the index folder: the practice scheme with every measure's types (kg.search)
 
 
 class AggregatesError(ValueError):
     """A generation's saved counts cannot be used (missing, unreadable, of another format)."""
 
 
-def count(records: Iterable[Mapping], membership: Mapping[str, Sequence[str]]) -> dict:
-    """The counts of these plan records: measures per agency, per practice type, per (type, agency) and per framework
-    item; how many distinct units, systems and laws the measures name and programmes the plans are based on."""
-    by_agency: dict[str, set[str]] = {}
-    by_type: dict[str, set[str]] = {}
-    cells: dict[str, dict[str, set[str]]] = {}
-    by_item: dict[str, set[str]] = {}
+def count(records: Iterable[Mapping], index_dir: Path) -> dict:
+    """The counts of these plan records: measures per agency, per practice type (as the index in index_dir saved
+    them), per (type, agency) and per framework item; how many distinct units, systems and laws the measures name
+    and programmes the plans are based on.
+
+    A measure's id is made from its plan's id and its place in the plan (kg.records), so no measure is in two plans
+    and counting the records' measures counts distinct measures."""
+    by_agency: Counter[str] = Counter()
+    by_item: Counter[str] = Counter()
     named: dict[str, set[str]] = {"units": set(), "systems": set(), "laws": set(), "programmes": set()}
+    measure_ids: list[str] = []
+    agency_of: list[str] = []  # the agency of each of measure_ids
     for rec in records:
         aid = rec["agency"]["id"]
-        mine = by_agency.setdefault(aid, set())
+        by_agency[aid] += len(rec["measures"])
         named["programmes"].update(p["id"] for p in rec["basis"])
         for m in rec["measures"]:
-            mid = m["id"]
-            mine.add(mid)
-            for t in membership.get(mid) or ():
-                by_type.setdefault(t, set()).add(mid)
-                cells.setdefault(t, {}).setdefault(aid, set()).add(mid)
+            measure_ids.append(m["id"])
+            agency_of.append(aid)
             if m["framework_item"]:
-                by_item.setdefault(m["framework_item"], set()).add(mid)
+                by_item[m["framework_item"]] += 1
             named["units"].update(u["id"] for u in m["unit_entities"])
-            named["systems"].update(s["id"] for s in m["system_entities"])
+            named["systems"].update(x["id"] for x in m["system_entities"])
             named["laws"].update(x["id"] for x in m["law_entities"])
+    type_sizes, cells = _practice_counts(index_dir, measure_ids, agency_of)
     return {
         "format": FORMAT,
-        "measures_by_agency": _sizes(by_agency),
-        "type_sizes": _sizes(by_type),
-        "cells": {t: _sizes(row) for t, row in sorted(cells.items())},
-        "framework_items": _sizes(by_item),
+        "measures_by_agency": dict(sorted(by_agency.items())),
+        "type_sizes": type_sizes,
+        "cells": cells,
+        "framework_items": dict(sorted(by_item.items())),
         "named": {kind: len(ids) for kind, ids in named.items()},
     }
 
 
-def _sizes(sets: Mapping[str, set[str]]) -> dict[str, int]:
-    return {k: len(v) for k, v in sorted(sets.items())}
+def _practice_counts(
+    index_dir: Path, measure_ids: list[str], agency_of: list[str]
+) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Measures per practice type and per (type, agency), from the practice-type column the index saved (arrays:
+    counted without reading the scheme's JSON); none when the generation has no index (built with --no-index)."""
+    manifest = index_dir / "manifest.json"
+    if not manifest.is_file():
+        return {}, {}
+    saved = json.loads(manifest.read_text("utf-8"))
+    n, sizes = int(saved["count"]), saved["sizes"].get("practice_type")
+    if sizes is None:
+        return {}, {}
+    column = MultiColumn.open(index_dir, "practice_type", n, int(sizes["values"]), int(sizes["keys"]))
+    agencies = sorted(set(agency_of))
+    code = {a: i for i, a in enumerate(agencies)}
+    agency_of_row = np.full(n, -1, dtype=np.int64)
+    rows = Strings.open(index_dir, "ids", n, lookup=True).find(measure_ids)
+    agency_of_row[rows[rows >= 0]] = np.asarray([code[a] for a in agency_of], dtype=np.int64)[rows >= 0]
+    entry_row = np.repeat(np.arange(n, dtype=np.int64), column.per_row.sizes())  # one entry per (measure, type)
+    entry_type = np.asarray(column.per_row.rows, dtype=np.int64)
+    entry_agency = agency_of_row[entry_row]
+    kept = entry_agency >= 0  # measures of these records only
+    types = column.labels()
+    pair = np.bincount(entry_type[kept] * len(agencies) + entry_agency[kept], minlength=len(types) * len(agencies))
+    pair = pair.reshape(len(types), len(agencies))
+    sizes_of = pair.sum(axis=1)
+    type_sizes = {t: int(sizes_of[i]) for i, t in sorted(enumerate(types), key=lambda x: x[1]) if sizes_of[i]}
+    cells = {
+        t: {agencies[j]: int(pair[i, j]) for j in np.flatnonzero(pair[i])}
+        for i, t in sorted(enumerate(types), key=lambda x: x[1])
+        if sizes_of[i]
+    }
+    return type_sizes, cells
 
 
 def write_counts(work: Path, records: Iterable[Mapping]) -> None:
-    """Count a staged generation's records (with the membership its index saved, if it has one) into
+    """Count a staged generation's records (with the practice types its index saved) into
     work/aggregates/counts.json."""
-    practices = work / "index" / PRACTICES_FILE
-    membership = json.loads(practices.read_text("utf-8"))["membership"] if practices.is_file() else {}
     folder = work / AGGREGATES_DIR
     folder.mkdir(exist_ok=True)
-    text = json.dumps(count(records, membership), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    (folder / COUNTS_FILE).write_text(text, "utf-8")
+    counted = count(records, work / "index")
+    (folder / COUNTS_FILE).write_text(
+        json.dumps(counted, ensure_ascii=False, separators=(",", ":"), sort_keys=True), "utf-8"
+    )
 
 
 def read_counts(generation: Path) -> dict:

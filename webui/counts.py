@@ -69,7 +69,7 @@ def saved_counts(state: KGState) -> dict:
     except aggregates.AggregatesError as exc:
         log.warning("%s; counting them now", exc)
         records = (state.plans[p] for p in state.plans)
-        return aggregates.count(records, state.search.practices["membership"])
+        return aggregates.count(records, state.search.data_dir.index_dir)
 
 
 def _build(state: KGState) -> Counts:

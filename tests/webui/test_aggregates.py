@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from kg import aggregates
 from kg.datadir import DataDir
-from kg.search import build_index_into
+from kg.search import PRACTICES_FILE, build_index_into
 from kg.store import build
 from tests.conftest import sample
 from tests.webui.helpers import state
@@ -82,8 +83,15 @@ def test_a_one_plan_update_saves_the_counts_again(tmp_path):
     folder = DataDir(data).current()
     assert folder is not None
     records = [json.loads(p.read_text("utf-8")) for p in sorted((folder / "records").glob("*.json"))]
-    membership = json.loads((folder / "index" / aggregates.PRACTICES_FILE).read_text("utf-8"))["membership"]
-    assert both == aggregates.count(records, membership)
+    membership = json.loads((folder / "index" / PRACTICES_FILE).read_text("utf-8"))["membership"]
+    plan_of = {m["id"]: r["agency"]["id"] for r in records for m in r["measures"]}
+    cells: dict[str, Counter] = {}
+    for mid, types in membership.items():
+        for t in set(types):
+            cells.setdefault(t, Counter())[plan_of[mid]] += 1
+    assert both["cells"] == {t: dict(row) for t, row in cells.items()}
+    assert both["type_sizes"] == {t: sum(row.values()) for t, row in cells.items()}
+    assert both == aggregates.count(records, folder / "index")
 
 
 @pytest.fixture(scope="module")
