@@ -31,28 +31,45 @@ class AggregatesError(ValueError):
 def count(records: Iterable[Mapping], index_dir: Path) -> dict:
     """The counts of these plan records: measures per agency, per practice type (as the index in index_dir saved
     them), per (type, agency) and per framework item; how many distinct units, systems and laws the measures name
-    and programmes the plans are based on.
+    and programmes the plans are based on; and how many links the graph has of the relations the plans state (by
+    the sp: name of each, a pair of nodes once), with the derived unitSystem (a unit and a system its measures use)
+    and agencyPracticeType (an agency and a practice type its measures have).
 
     A measure's id is made from its plan's id and its place in the plan (kg.records), so no measure is in two plans
     and counting the records' measures counts distinct measures."""
     by_agency: Counter[str] = Counter()
     by_item: Counter[str] = Counter()
     named: dict[str, set[str]] = {"units": set(), "systems": set(), "laws": set(), "programmes": set()}
+    links: Counter[str] = Counter()  # links of a relation between distinct pairs of nodes, by its sp: name
+    unit_systems: set[tuple[str, str]] = set()  # (unit, system) of a measure owned by the unit using the system
     measure_ids: list[str] = []
     agency_of: list[str] = []  # the agency of each of measure_ids
     for rec in records:
         aid = rec["agency"]["id"]
         by_agency[aid] += len(rec["measures"])
-        named["programmes"].update(p["id"] for p in rec["basis"])
+        basis = {p["id"] for p in rec["basis"]}
+        named["programmes"] |= basis
+        links.update(agency=1, basedOn=len(basis), measure=len(rec["measures"]))
         for m in rec["measures"]:
             measure_ids.append(m["id"])
             agency_of.append(aid)
             if m["framework_item"]:
                 by_item[m["framework_item"]] += 1
-            named["units"].update(u["id"] for u in m["unit_entities"])
-            named["systems"].update(x["id"] for x in m["system_entities"])
-            named["laws"].update(x["id"] for x in m["law_entities"])
+            units = {u["id"] for u in m["unit_entities"]}
+            systems = {x["id"] for x in m["system_entities"]}
+            laws = {x["id"] for x in m["law_entities"]}
+            named["units"] |= units
+            named["systems"] |= systems
+            named["laws"] |= laws
+            links.update(ownedBy=len(units), usesSystem=len(systems), citesLaw=len(laws))
+            unit_systems.update((u, x) for u in units for x in systems)
     type_sizes, cells = _practice_counts(index_dir, measure_ids, agency_of)
+    links.update(
+        frameworkItem=sum(by_item.values()),
+        practiceType=sum(type_sizes.values()),
+        unitSystem=len(unit_systems),
+        agencyPracticeType=sum(len(row) for row in cells.values()),
+    )
     return {
         "format": FORMAT,
         "measures_by_agency": dict(sorted(by_agency.items())),
@@ -60,6 +77,7 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
         "cells": cells,
         "framework_items": dict(sorted(by_item.items())),
         "named": {kind: len(ids) for kind, ids in named.items()},
+        "links": dict(sorted(links.items())),
     }
 
 
@@ -120,7 +138,7 @@ def read_counts(generation: Path) -> dict:
         raise AggregatesError(f"{path}: unreadable ({exc})") from None
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise AggregatesError(f"{path}: not counts of format {FORMAT}")
-    keys = ("measures_by_agency", "type_sizes", "cells", "framework_items", "named")
+    keys = ("measures_by_agency", "type_sizes", "cells", "framework_items", "named", "links")
     if not all(isinstance(saved.get(k), dict) for k in keys):
         raise AggregatesError(f"{path}: incomplete (it lacks one of {', '.join(keys)})")
     return saved

@@ -41,6 +41,7 @@ class Counts:
     cells: dict[str, dict[str, int]]  # practice type id -> agency id -> those measures of that agency
     framework_items: dict[str, int]  # framework notation -> measures filed under that concept itself
     named: dict[str, int]  # units, systems, laws the measures name; programmes the plans are based on
+    links: dict[str, int]  # links of the relations the plans state, by sp: name (kg.aggregates.count)
 
     def cell(self, type_id: str, agency_id: str) -> int:
         """Measures of the agency having the practice type."""
@@ -90,6 +91,7 @@ def _build(state: KGState) -> Counts:
         cells={t: cells[t] for t in order},
         framework_items=dict(saved["framework_items"]),
         named=dict(saved["named"]),
+        links=dict(saved["links"]),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -19,6 +20,7 @@ from tests.conftest import sample
 from tests.webui.helpers import state
 from webui import create_app
 from webui.entities import local
+from webui.graphindex import _RELATION_ENDS, DERIVED, RELATIONS
 
 # What the pages counted by SPARQL before the build saved the counts: the oracle they must still equal.
 _AGENCY_MEASURES = (
@@ -134,3 +136,39 @@ def test_without_usable_saved_counts_the_pages_count_them_again(client, copied, 
         assert "counting them now" in caplog.text
     finally:
         path.write_bytes(kept)
+
+
+def _relation_oracle(store) -> dict[str, int]:
+    """The links of every relation the graph view draws, counted by SPARQL (each pair once, as the legend does)."""
+    out = {}
+    for p, label in RELATIONS.items():
+        query = (
+            "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?o WHERE { "
+            + f"?s <{p}> ?o . FILTER(isIRI(?o) && ?s != ?o) {_RELATION_ENDS.get(p, '')} }} }}"
+        )
+        out[label] = int(store.select(query)[0]["n"] or 0)
+    out = {label: n for label, n in out.items() if n}
+    out[DERIVED[("unit", "system")][0]] = int(
+        store.select(
+            "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?u ?o WHERE { ?m sp:ownedBy ?u ; sp:usesSystem ?o . "
+            "?u a org:OrganizationalUnit . ?o a sp:System } }"
+        )[0]["n"]
+    )
+    out[DERIVED[("agency", "practice")][0]] = int(
+        store.select(
+            "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?a ?o WHERE { ?plan a sp:Plan ; sp:agency ?a ; "
+            "sp:measure ?m . ?m sp:practiceType ?o . ?o skos:inScheme id:practice } }"
+        )[0]["n"]
+    )
+    return out
+
+
+def test_the_graph_legend_counts_every_relation_as_the_graph_states_it(client, app):
+    body = client.get("/graph").get_data(as_text=True)
+    shown = re.findall(
+        r'name="rel" value="([^"]+)"[^>]*> <span class="edge-swatch[^"]*"></span>[^<]+<span class="n">(\d+)', body
+    )
+    want = _relation_oracle(state(app).store)
+    assert [label for label, _ in shown] == list(want)
+    assert {label: int(n) for label, n in shown} == want
+    assert want["含措施"] == len(state(app).measures) and want["措施實務類型"] > 0
