@@ -33,7 +33,8 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
     them), per (type, agency) and per framework item; how many distinct units, systems and laws the measures name
     and programmes the plans are based on; and how many links the graph has of the relations the plans state (by
     the sp: name of each, a pair of nodes once), with the derived unitSystem (a unit and a system its measures use)
-    and agencyPracticeType (an agency and a practice type its measures have).
+    and agencyPracticeType (an agency and a practice type its measures have); and the members of each framework item
+    and practice type (_members).
 
     A measure's id is made from its plan's id and its place in the plan (kg.records), so no measure is in two plans
     and counting the records' measures counts distinct measures."""
@@ -44,17 +45,19 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
     unit_systems: set[tuple[str, str]] = set()  # (unit, system) of a measure owned by the unit using the system
     measure_ids: list[str] = []
     agency_of: list[str] = []  # the agency of each of measure_ids
-    for rec in records:
+    by_notation: dict[str, list[int]] = {}  # positions in measure_ids
+    for rec in sorted(records, key=lambda r: r["id"]):  # the order gaps lists measures in: by plan, then by id
         aid = rec["agency"]["id"]
         by_agency[aid] += len(rec["measures"])
         basis = {p["id"] for p in rec["basis"]}
         named["programmes"] |= basis
         links.update(agency=1, basedOn=len(basis), measure=len(rec["measures"]))
-        for m in rec["measures"]:
-            measure_ids.append(m["id"])
-            agency_of.append(aid)
+        for m in sorted(rec["measures"], key=lambda m: m["id"]):
             if m["framework_item"]:
                 by_item[m["framework_item"]] += 1
+                by_notation.setdefault(m["framework_item"], []).append(len(measure_ids))
+            measure_ids.append(m["id"])
+            agency_of.append(aid)
             units = {u["id"] for u in m["unit_entities"]}
             systems = {x["id"] for x in m["system_entities"]}
             laws = {x["id"] for x in m["law_entities"]}
@@ -63,7 +66,7 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
             named["laws"] |= laws
             links.update(ownedBy=len(units), usesSystem=len(systems), citesLaw=len(laws))
             unit_systems.update((u, x) for u in units for x in systems)
-    type_sizes, cells = _practice_counts(index_dir, measure_ids, agency_of)
+    type_sizes, cells, by_type = _practice_counts(index_dir, measure_ids, agency_of)
     links.update(
         frameworkItem=sum(by_item.values()),
         practiceType=sum(type_sizes.values()),
@@ -78,27 +81,48 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
         "framework_items": dict(sorted(by_item.items())),
         "named": {kind: len(ids) for kind, ids in named.items()},
         "links": dict(sorted(links.items())),
+        "members": _members(measure_ids, agency_of, by_notation, by_type),
+    }
+
+
+def _members(
+    measure_ids: list[str], agency_of: list[str], by_notation: dict[str, list[int]], by_type: dict[str, list[int]]
+) -> dict:
+    """Which measures each framework item and practice type has (what the gap analysis picks examples from), as
+    positions in one list of every measure by plan then id, with the agency of each (an index into agencies)."""
+    agencies = sorted(set(agency_of))
+    code = {a: i for i, a in enumerate(agencies)}
+    return {
+        "measures": measure_ids,
+        "agencies": agencies,
+        "agency_of": [code[a] for a in agency_of],
+        "framework": dict(sorted(by_notation.items())),
+        "practice": by_type,
     }
 
 
 def _practice_counts(
     index_dir: Path, measure_ids: list[str], agency_of: list[str]
-) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-    """Measures per practice type and per (type, agency), from the practice-type column the index saved (arrays:
-    counted without reading the scheme's JSON); none when the generation has no index (built with --no-index)."""
+) -> tuple[dict[str, int], dict[str, dict[str, int]], dict[str, list[int]]]:
+    """Measures per practice type, per (type, agency), and those of each type (positions in measure_ids, in order),
+    from the practice-type column the index saved (arrays: counted without reading the scheme's JSON); none when
+    the generation has no index (built with --no-index)."""
     manifest = index_dir / "manifest.json"
     if not manifest.is_file():
-        return {}, {}
+        return {}, {}, {}
     saved = json.loads(manifest.read_text("utf-8"))
     n, sizes = int(saved["count"]), saved["sizes"].get("practice_type")
     if sizes is None:
-        return {}, {}
+        return {}, {}, {}
     column = MultiColumn.open(index_dir, "practice_type", n, int(sizes["values"]), int(sizes["keys"]))
     agencies = sorted(set(agency_of))
     code = {a: i for i, a in enumerate(agencies)}
     agency_of_row = np.full(n, -1, dtype=np.int64)
+    position_of_row = np.full(n, -1, dtype=np.int64)
     rows = Strings.open(index_dir, "ids", n, lookup=True).find(measure_ids)
-    agency_of_row[rows[rows >= 0]] = np.asarray([code[a] for a in agency_of], dtype=np.int64)[rows >= 0]
+    found = rows >= 0
+    agency_of_row[rows[found]] = np.asarray([code[a] for a in agency_of], dtype=np.int64)[found]
+    position_of_row[rows[found]] = np.flatnonzero(found)
     entry_row = np.repeat(np.arange(n, dtype=np.int64), column.per_row.sizes())  # one entry per (measure, type)
     entry_type = np.asarray(column.per_row.rows, dtype=np.int64)
     entry_agency = agency_of_row[entry_row]
@@ -113,7 +137,14 @@ def _practice_counts(
         for i, t in sorted(enumerate(types), key=lambda x: x[1])
         if sizes_of[i]
     }
-    return type_sizes, cells
+    entry_type, entry_position = entry_type[kept], position_of_row[entry_row[kept]]
+    order = np.lexsort((entry_position, entry_type))
+    bounds = np.searchsorted(entry_type[order], np.arange(len(types) + 1))
+    positions = entry_position[order]
+    by_type = {
+        t: positions[bounds[i] : bounds[i + 1]].tolist() for i, t in sorted(enumerate(types), key=lambda x: x[1])
+    }
+    return type_sizes, cells, {t: ps for t, ps in by_type.items() if ps}
 
 
 def write_counts(work: Path, records: Iterable[Mapping]) -> None:
@@ -138,7 +169,7 @@ def read_counts(generation: Path) -> dict:
         raise AggregatesError(f"{path}: unreadable ({exc})") from None
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise AggregatesError(f"{path}: not counts of format {FORMAT}")
-    keys = ("measures_by_agency", "type_sizes", "cells", "framework_items", "named", "links")
+    keys = ("measures_by_agency", "type_sizes", "cells", "framework_items", "named", "links", "members")
     if not all(isinstance(saved.get(k), dict) for k in keys):
         raise AggregatesError(f"{path}: incomplete (it lacks one of {', '.join(keys)})")
     return saved

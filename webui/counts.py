@@ -42,6 +42,7 @@ class Counts:
     framework_items: dict[str, int]  # framework notation -> measures filed under that concept itself
     named: dict[str, int]  # units, systems, laws the measures name; programmes the plans are based on
     links: dict[str, int]  # links of the relations the plans state, by sp: name (kg.aggregates.count)
+    members: dict  # the measures of each framework item and practice type, by plan then id (kg.aggregates._members)
 
     def cell(self, type_id: str, agency_id: str) -> int:
         """Measures of the agency having the practice type."""
@@ -92,6 +93,7 @@ def _build(state: KGState) -> Counts:
         framework_items=dict(saved["framework_items"]),
         named=dict(saved["named"]),
         links=dict(saved["links"]),
+        members=saved["members"],
     )
 
 

@@ -172,3 +172,27 @@ def test_the_graph_legend_counts_every_relation_as_the_graph_states_it(client, a
     assert [label for label, _ in shown] == list(want)
     assert {label: int(n) for label, n in shown} == want
     assert want["含措施"] == len(state(app).measures) and want["措施實務類型"] > 0
+
+
+def test_the_saved_members_list_each_item_and_types_measures_in_plan_order(app, data_dir):
+    members = _saved(data_dir)["members"]
+    store = state(app).store
+    ids = members["measures"]
+    framework = {c["iri"]: n for n, c in state(app).framework.items()}
+    by_item: dict[str, list[str]] = {}
+    for r in store.select(
+        "SELECT ?c ?id WHERE { ?plan a sp:Plan ; sp:measure ?m . ?m sp:frameworkItem ?c ; dcterms:identifier ?id } "
+        "ORDER BY ?plan ?id"
+    ):
+        by_item.setdefault(framework[r["c"]], []).append(str(r["id"]))
+    assert {n: [ids[p] for p in ps] for n, ps in members["framework"].items()} == by_item
+    by_type: dict[str, list[str]] = {}
+    for r in store.select(
+        "SELECT ?t ?id WHERE { ?m sp:practiceType ?t ; dcterms:identifier ?id . ?plan a sp:Plan ; sp:measure ?m } "
+        "ORDER BY ?plan ?id"
+    ):
+        by_type.setdefault(local(r["t"], "practice"), []).append(str(r["id"]))  # type: ignore[arg-type]
+    assert {t: [ids[p] for p in ps] for t, ps in members["practice"].items()} == by_type
+    st = state(app)
+    agencies = [members["agencies"][a] for a in members["agency_of"]]
+    assert agencies == [st.plans[st.measures[mid]["plan_id"]]["agency"]["id"] for mid in ids]

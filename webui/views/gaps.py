@@ -10,16 +10,15 @@ item matches exactly (skos:closeMatch), or, when there is none, for those it is 
 from __future__ import annotations
 
 from collections import Counter
+from itertools import islice
 
 import numpy as np
 from flask import Blueprint, abort, request, url_for
 from flask.typing import ResponseReturnValue
 
 from webui import counts as kgcounts
-from webui import entities
 from webui.provenance import source_place
 from webui.state import KGState, get_state, year_key
-from webui.store import iri
 from webui.views.common import page_route, plan_index, respond
 from webui.views.tables import FORMATS, Table, table_response
 
@@ -99,20 +98,20 @@ def framework_index(state: KGState, version: str) -> dict[str, dict[str, list[tu
     """Item of `version` -> agency id -> [(measure id, how matched)], over every agency's measures."""
 
     def build() -> dict[str, dict[str, list[tuple[str, str]]]]:
-        out: dict[str, dict[str, list[tuple[str, str]]]] = {n: {} for n in _items(state, version)}
-        known = set(kgcounts.counts(state).agency_ids)
-        notation = {c["iri"]: n for n, c in state.framework.items()}
-        rows = state.store.select(
-            "SELECT ?a ?id ?c WHERE { ?plan a sp:Plan ; sp:agency ?a ; sp:measure ?m . "
-            "?m sp:frameworkItem ?c ; dcterms:identifier ?id } ORDER BY ?plan ?id"
-        )
-        for r in rows:
-            aid = entities.local(r["a"], "org")
-            if aid not in known:
-                continue
-            for n, how in items_of(state, notation.get(r["c"]), version):  # type: ignore[arg-type]
-                out[n].setdefault(aid, []).append((str(r["id"]), how))
-        return out
+        c = kgcounts.counts(state)
+        members, known = c.members, set(c.agency_ids)
+        found: dict[str, dict[str, list[tuple[int, str]]]] = {n: {} for n in _items(state, version)}
+        for notation, positions in members["framework"].items():
+            matched = items_of(state, notation, version)
+            for pos in positions if matched else ():
+                aid = members["agencies"][members["agency_of"][pos]]
+                if aid in known:
+                    for n, how in matched:
+                        found[n].setdefault(aid, []).append((pos, how))
+        ids = members["measures"]
+        return {
+            n: {a: [(ids[pos], how) for pos, how in sorted(ms)] for a, ms in row.items()} for n, row in found.items()
+        }
 
     return state.cache.get(("gaps.framework", version), build)
 
@@ -167,12 +166,11 @@ def _latest_plan(state: KGState, aid: str) -> dict:
 
 def _others_having(state: KGState, type_id: str, aid: str) -> list[str]:
     """Up to TYPICAL_POOL measures of a practice type in other agencies' plans, in plan order."""
-    rows = state.store.select(
-        "SELECT ?id WHERE { ?m sp:practiceType ?t ; dcterms:identifier ?id . ?plan a sp:Plan ; sp:measure ?m ; "
-        f"sp:agency ?a . FILTER(?a != ?mine) }} ORDER BY ?plan ?id LIMIT {TYPICAL_POOL}",
-        {"t": iri(entities.entity_iri("practice", type_id)), "mine": iri(entities.entity_iri("agency", aid))},
-    )
-    return [str(r["id"]) for r in rows]
+    members = kgcounts.counts(state).members
+    mine = members["agencies"].index(aid) if aid in members["agencies"] else -1
+    of = members["agency_of"]
+    others = (pos for pos in members["practice"].get(type_id, ()) if of[pos] != mine)
+    return [members["measures"][pos] for pos in islice(others, TYPICAL_POOL)]
 
 
 def gap_analysis(state: KGState, aid: str, plan_id: str | None = None) -> dict:
