@@ -34,7 +34,7 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
     and programmes the plans are based on; and how many links the graph has of the relations the plans state (by
     the sp: name of each, a pair of nodes once), with the derived unitSystem (a unit and a system its measures use)
     and agencyPracticeType (an agency and a practice type its measures have); and the members of each framework item
-    and practice type (_members).
+    and practice type (_members); and each plan's title, year, agency and number of measures.
 
     A measure's id is made from its plan's id and its place in the plan (kg.records), so no measure is in two plans
     and counting the records' measures counts distinct measures."""
@@ -46,9 +46,16 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
     measure_ids: list[str] = []
     agency_of: list[str] = []  # the agency of each of measure_ids
     by_notation: dict[str, list[int]] = {}  # positions in measure_ids
+    plans: dict[str, dict] = {}
     for rec in sorted(records, key=lambda r: r["id"]):  # the order gaps lists measures in: by plan, then by id
         aid = rec["agency"]["id"]
         by_agency[aid] += len(rec["measures"])
+        plans[rec["id"]] = {
+            "title": rec["title"],
+            "year": rec["year"],
+            "agency_id": aid,
+            "measures": len(rec["measures"]),
+        }
         basis = {p["id"] for p in rec["basis"]}
         named["programmes"] |= basis
         links.update(agency=1, basedOn=len(basis), measure=len(rec["measures"]))
@@ -82,6 +89,7 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
         "named": {kind: len(ids) for kind, ids in named.items()},
         "links": dict(sorted(links.items())),
         "members": _members(measure_ids, agency_of, by_notation, by_type),
+        "plans": plans,
     }
 
 
@@ -169,7 +177,7 @@ def read_counts(generation: Path) -> dict:
         raise AggregatesError(f"{path}: unreadable ({exc})") from None
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise AggregatesError(f"{path}: not counts of format {FORMAT}")
-    keys = ("measures_by_agency", "type_sizes", "cells", "framework_items", "named", "links", "members")
+    keys = ("measures_by_agency", "type_sizes", "cells", "framework_items", "named", "links", "members", "plans")
     if not all(isinstance(saved.get(k), dict) for k in keys):
         raise AggregatesError(f"{path}: incomplete (it lacks one of {', '.join(keys)})")
     return saved

@@ -264,27 +264,6 @@ def programme_plans(store: Store, key: str) -> list[str]:
     return [local(r["plan"], "plan") for r in rows]  # type: ignore[misc]
 
 
-def plan_rows(store: Store) -> list[dict]:
-    """Every plan with its agency and number of measures."""
-    rows = store.select(
-        "SELECT ?plan (MIN(STR(?t)) AS ?title) (MIN(?y) AS ?year) (MIN(STR(?a)) AS ?agency) "
-        "(COUNT(DISTINCT ?m) AS ?n) WHERE { ?plan a sp:Plan ; dcterms:title ?t ; sp:agency ?a . "
-        "OPTIONAL { ?plan sp:year ?y } OPTIONAL { ?plan sp:measure ?m } } GROUP BY ?plan"
-    )
-    names = labels(store, "?x a org:Organization .")
-    return [
-        {
-            "id": local(r["plan"], "plan"),
-            "title": r["title"],
-            "year": int(r["year"]) if isinstance(r["year"], int | str) and str(r["year"]).isdigit() else r["year"],
-            "agency": names.get(r["agency"], ""),  # type: ignore[arg-type]
-            "agency_id": local(r["agency"], "org"),  # type: ignore[arg-type]
-            "measures": int(r["n"]),
-        }
-        for r in rows
-    ]
-
-
 def agencies(store: Store) -> dict[str, dict]:
     """Every agency (with a plan, or the parent of one), with its parent, children and plans: a few thousand rows
     at most, read once per build."""

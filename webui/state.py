@@ -335,7 +335,7 @@ def load_state(
     agencies = entities.agencies(store)
     practice_types = {
         t["id"]: {"id": t["id"], "label": t["label"], "alt_labels": t["alt_labels"], "source": t.get("source", "")}
-        for t in search.practices["types"]
+        for t in search.practice_type_list
     }
     state = KGState(
         data_dir=folder,

@@ -21,6 +21,7 @@ from tests.webui.helpers import state
 from webui import create_app
 from webui.entities import local
 from webui.graphindex import _RELATION_ENDS, DERIVED, RELATIONS
+from webui.views.common import plan_index
 
 # What the pages counted by SPARQL before the build saved the counts: the oracle they must still equal.
 _AGENCY_MEASURES = (
@@ -196,3 +197,25 @@ def test_the_saved_members_list_each_item_and_types_measures_in_plan_order(app, 
     st = state(app)
     agencies = [members["agencies"][a] for a in members["agency_of"]]
     assert agencies == [st.plans[st.measures[mid]["plan_id"]]["agency"]["id"] for mid in ids]
+
+
+def test_the_plan_index_says_what_the_graph_says_of_every_plan(app):
+    rows = state(app).store.select(
+        "SELECT ?plan (MIN(STR(?t)) AS ?title) (MIN(?y) AS ?year) (MIN(STR(?a)) AS ?agency) "
+        "(COUNT(DISTINCT ?m) AS ?n) WHERE { ?plan a sp:Plan ; dcterms:title ?t ; sp:agency ?a . "
+        "OPTIONAL { ?plan sp:year ?y } OPTIONAL { ?plan sp:measure ?m } } GROUP BY ?plan"
+    )
+    names = {a["id"]: a["name"] for a in state(app).agencies.values()}
+    want = {
+        local(r["plan"], "plan"): {
+            "id": local(r["plan"], "plan"),
+            "title": r["title"],
+            "year": int(r["year"]) if r["year"] is not None else None,
+            "agency": names[local(r["agency"], "org")],  # type: ignore[index]
+            "agency_id": local(r["agency"], "org"),
+            "measures": int(r["n"]),
+        }
+        for r in rows
+    }
+    with app.app_context():
+        assert plan_index(state(app)) == want
