@@ -34,7 +34,8 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
     and programmes the plans are based on; and how many links the graph has of the relations the plans state (by
     the sp: name of each, a pair of nodes once), with the derived unitSystem (a unit and a system its measures use)
     and agencyPracticeType (an agency and a practice type its measures have); and the members of each framework item
-    and practice type (_members); and each plan's title, year, agency and number of measures.
+    and practice type (_members); each plan's title, year, agency and number of measures; and each system's number
+    of measures and of agencies whose plans have them.
 
     A measure's id is made from its plan's id and its place in the plan (kg.records), so no measure is in two plans
     and counting the records' measures counts distinct measures."""
@@ -47,6 +48,8 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
     agency_of: list[str] = []  # the agency of each of measure_ids
     by_notation: dict[str, list[int]] = {}  # positions in measure_ids
     plans: dict[str, dict] = {}
+    system_measures: Counter[str] = Counter()
+    system_agencies: dict[str, set[str]] = {}
     for rec in sorted(records, key=lambda r: r["id"]):  # the order gaps lists measures in: by plan, then by id
         aid = rec["agency"]["id"]
         by_agency[aid] += len(rec["measures"])
@@ -70,6 +73,9 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
             laws = {x["id"] for x in m["law_entities"]}
             named["units"] |= units
             named["systems"] |= systems
+            system_measures.update(systems)
+            for x in systems:
+                system_agencies.setdefault(x, set()).add(aid)
             named["laws"] |= laws
             links.update(ownedBy=len(units), usesSystem=len(systems), citesLaw=len(laws))
             unit_systems.update((u, x) for u in units for x in systems)
@@ -90,6 +96,9 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
         "links": dict(sorted(links.items())),
         "members": _members(measure_ids, agency_of, by_notation, by_type),
         "plans": plans,
+        "systems": {
+            x: {"measures": n, "agencies": len(system_agencies[x])} for x, n in sorted(system_measures.items())
+        },
     }
 
 
@@ -177,7 +186,17 @@ def read_counts(generation: Path) -> dict:
         raise AggregatesError(f"{path}: unreadable ({exc})") from None
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise AggregatesError(f"{path}: not counts of format {FORMAT}")
-    keys = ("measures_by_agency", "type_sizes", "cells", "framework_items", "named", "links", "members", "plans")
+    keys = (
+        "measures_by_agency",
+        "type_sizes",
+        "cells",
+        "framework_items",
+        "named",
+        "links",
+        "members",
+        "plans",
+        "systems",
+    )
     if not all(isinstance(saved.get(k), dict) for k in keys):
         raise AggregatesError(f"{path}: incomplete (it lacks one of {', '.join(keys)})")
     return saved

@@ -43,6 +43,7 @@ class Counts:
     named: dict[str, int]  # units, systems, laws the measures name; programmes the plans are based on
     links: dict[str, int]  # links of the relations the plans state, by sp: name (kg.aggregates.count)
     plans: dict[str, dict]  # plan id -> its title, year, agency_id and number of measures
+    systems: dict[str, dict[str, int]]  # system id -> measures using it and agencies with such measures
     members: dict  # the measures of each framework item and practice type, by plan then id (kg.aggregates._members)
 
     def cell(self, type_id: str, agency_id: str) -> int:
@@ -96,6 +97,7 @@ def _build(state: KGState) -> Counts:
         links=dict(saved["links"]),
         members=saved["members"],
         plans=saved["plans"],
+        systems=saved["systems"],
     )
 
 

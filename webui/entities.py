@@ -3,6 +3,8 @@ asked of the store with SPARQL that aggregates there: nothing here holds the who
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from kg.vocab import ID
 from webui.store import Store, iri, values
 
@@ -168,12 +170,9 @@ def unit(store: Store, key: str) -> dict | None:
     return {"id": key, "name": r["name"], "agency": r["agency"] or "", "agency_id": local(r["a"], "org")}
 
 
-def system_rows(store: Store) -> list[dict]:
-    """Every system a measure uses, with how many measures use it and how many agencies' plans, by type then name."""
-    counts = store.select(
-        "SELECT ?s (COUNT(DISTINCT ?m) AS ?n) (COUNT(DISTINCT ?a) AS ?agencies) WHERE { ?m sp:usesSystem ?s . "
-        "?plan sp:measure ?m ; sp:agency ?a } GROUP BY ?s"
-    )
+def system_rows(store: Store, counted: Mapping[str, Mapping[str, int]]) -> list[dict]:
+    """Every system a measure uses, with how many measures use it and how many agencies' plans, by type then name
+    (`counted`: system id -> its measures and agencies, as the build counted them: webui.counts)."""
     names = labels(store, "?x a sp:System .")
     types = {
         r["s"]: r["t"]
@@ -183,18 +182,19 @@ def system_rows(store: Store) -> list[dict]:
         )
     }
     out = []
-    for r in counts:
-        if r["s"] not in names:
+    for sid, n in counted.items():
+        s = entity_iri("system", sid)
+        if s not in names:
             continue
-        kind = (types.get(r["s"]) or "").removeprefix(_SP)
+        kind = (types.get(s) or "").removeprefix(_SP)
         out.append(
             {
-                "id": local(r["s"], "system"),
-                "name": names[r["s"]],
+                "id": sid,
+                "name": names[s],
                 "type": kind,
                 "type_label": SYSTEM_TYPES.get(kind, kind),
-                "measures": int(r["n"]),
-                "agencies": int(r["agencies"]),
+                "measures": n["measures"],
+                "agencies": n["agencies"],
             }
         )
     return sorted(out, key=lambda s: (s["type"], s["name"]))

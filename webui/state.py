@@ -348,7 +348,9 @@ def load_state(
         agencies=agencies,
         agency_by_name={a["name"]: a["id"] for a in agencies.values()},
         units=Table(lambda k: entities.unit(store, k), lambda: entities.unit_rows(store)),
-        systems=Table(lambda k: entities.system(store, k), lambda: entities.system_rows(store)),
+        systems=Table(  # listed (after start) with the counts the build saved for this state
+            lambda k: entities.system(store, k), lambda: entities.system_rows(store, counts.counts(state).systems)
+        ),
         laws=Table(lambda k: _row(entities.law_rows(store), k), lambda: entities.law_rows(store)),
         programmes=Table(lambda k: _programme(store, k), lambda: entities.programme_rows(store)),
         practice_types=practice_types,

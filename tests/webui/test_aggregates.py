@@ -219,3 +219,14 @@ def test_the_plan_index_says_what_the_graph_says_of_every_plan(app):
     }
     with app.app_context():
         assert plan_index(state(app)) == want
+
+
+def test_the_systems_list_counts_as_the_graph_states(client, app):
+    rows = state(app).store.select(
+        "SELECT ?s (COUNT(DISTINCT ?m) AS ?n) (COUNT(DISTINCT ?a) AS ?agencies) WHERE { ?m sp:usesSystem ?s . "
+        "?plan sp:measure ?m ; sp:agency ?a } GROUP BY ?s"
+    )
+    want = {local(r["s"], "system"): (int(r["n"]), int(r["agencies"])) for r in rows}
+    listed = client.get("/api/systems").get_json()["systems"]
+    assert {s["id"]: (s["measures"], s["agencies"]) for s in listed} == want
+    assert len(want) > 3
