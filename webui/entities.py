@@ -3,7 +3,7 @@ asked of the store with SPARQL that aggregates there: nothing here holds the who
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from kg.vocab import ID
 from webui.store import Store, iri, values
@@ -157,17 +157,31 @@ def unit_rows(store: Store) -> list[dict]:
 
 
 def unit(store: Store, key: str) -> dict | None:
-    rows = store.select(
-        f"""SELECT ?name ?agency ?a WHERE {{
+    return units(store, [key]).get(key)
+
+
+def units(store: Store, keys: Sequence[str]) -> dict[str, dict]:
+    """The units of these ids (those the graph has) with their agency, by id: one query for them all (a search's
+    unit facet names thousands). A unit named twice keeps its first name, then its first agency's."""
+    out: dict[str, dict] = {}
+    for chunk in (keys[x : x + 500] for x in range(0, len(keys), 500)):
+        rows = store.select(
+            f"""SELECT ?x ?name ?agency ?a WHERE {{
+  {values("x", [entity_iri("unit", k) for k in chunk])}
   ?x a org:OrganizationalUnit ; skos:prefLabel ?name . {zh("name")}
   OPTIONAL {{ ?x org:unitOf ?a . ?a skos:prefLabel ?agency . FILTER(langMatches(lang(?agency), "zh-Hant")) }}
-}} ORDER BY ?name ?agency LIMIT 1""",
-        {"x": iri(entity_iri("unit", key))},
-    )
-    if not rows:
-        return None
-    r = rows[0]
-    return {"id": key, "name": r["name"], "agency": r["agency"] or "", "agency_id": local(r["a"], "org")}
+}} ORDER BY ?x ?name ?agency"""
+        )
+        for r in rows:
+            key = local(r["x"], "org")
+            if key not in out:
+                out[key] = {
+                    "id": key,
+                    "name": r["name"],
+                    "agency": r["agency"] or "",
+                    "agency_id": local(r["a"], "org"),
+                }  # type: ignore[index]
+    return out
 
 
 def system_rows(store: Store, counted: Mapping[str, Mapping[str, int]]) -> list[dict]:

@@ -80,9 +80,16 @@ class Table(Mapping[str, dict]):
     """Things of one kind by id, looked up when asked (`one`) and listed only when a page lists them all (`every`,
     computed once); a few recent look-ups kept."""
 
-    def __init__(self, one: Callable[[str], dict | None], every: Callable[[], list[dict]], size: int = 1024) -> None:
+    def __init__(
+        self,
+        one: Callable[[str], dict | None],
+        every: Callable[[], list[dict]],
+        size: int = 1024,
+        several: Callable[[list[str]], dict[str, dict]] | None = None,
+    ) -> None:
         self._one = one
         self._every = every
+        self._several = several
         self._all: dict[str, dict] | None = None
         self._lock = threading.Lock()
         self._recent = LRU(size)
@@ -109,6 +116,14 @@ class Table(Mapping[str, dict]):
 
     def __len__(self) -> int:
         return len(self.rows())
+
+    def some(self, keys: list[str]) -> dict[str, dict]:
+        """The rows of these ids that there are, by id: looked up together when the kind can (`several`), which is
+        what a page naming thousands of them needs, else one by one."""
+        if self._all is not None or self._several is None:
+            return {k: self[k] for k in keys if k in self}
+        found = self._several(keys)
+        return {k: self._recent.get(k, lambda k=k: found[k]) for k in keys if k in found}
 
 
 class PlanTable(Mapping[str, dict]):
@@ -347,7 +362,11 @@ def load_state(
         measures=MeasureTable(search, store),
         agencies=agencies,
         agency_by_name={a["name"]: a["id"] for a in agencies.values()},
-        units=Table(lambda k: entities.unit(store, k), lambda: entities.unit_rows(store)),
+        units=Table(
+            lambda k: entities.unit(store, k),
+            lambda: entities.unit_rows(store),
+            several=lambda ks: entities.units(store, ks),
+        ),
         systems=Table(  # listed (after start) with the counts the build saved for this state
             lambda k: entities.system(store, k), lambda: entities.system_rows(store, counts.counts(state).systems)
         ),
