@@ -16,6 +16,7 @@ import numpy as np
 from flask import Blueprint, abort, request, url_for
 from flask.typing import ResponseReturnValue
 
+from index.arrays import Strings
 from webui import counts as kgcounts
 from webui.provenance import source_place
 from webui.state import KGState, get_state, year_key
@@ -43,32 +44,45 @@ def short_title(m: dict) -> str:
     return text[:SHORT_TITLE] + ("…" if len(text) > SHORT_TITLE else "")
 
 
-def _agency_of(state: KGState, mid: str) -> str:
-    return plan_index(state)[state.measures[mid]["plan_id"]]["agency_id"]
+def _agencies_of(state: KGState) -> dict[str, str]:
+    """Measure id -> the agency of its plan (from the build's saved members: no record read)."""
+
+    def build() -> dict[str, str]:
+        members = kgcounts.counts(state).members
+        agencies = members["agencies"]
+        return {mid: agencies[a] for mid, a in zip(members["measures"], members["agency_of"], strict=True)}
+
+    return state.cache.get(("gaps.agencies",), build)
 
 
-def _rows(state: KGState) -> dict[str, int]:
-    """Measure id -> its row in the search index's vectors (the index's measures are in row order)."""
-    return state.cache.get(("gaps.rows",), lambda: {m["id"]: i for i, m in enumerate(state.search.index.measures)})
+def _index_rows(state: KGState, ids: list[str]) -> np.ndarray:
+    """The rows of these measures in the search index's vectors (-1: not in it), found together in the id table the
+    index saved (memory-mapped; the index's records are not read)."""
+    table = state.cache.get(
+        ("gaps.ids",), lambda: Strings.open(state.search.data_dir.index_dir, "ids", len(state.search), lookup=True)
+    )
+    return table.find(ids) if ids else np.zeros(0, dtype=np.int64)
 
 
 def typical(state: KGState, ids: list[str], k: int = EXAMPLES) -> list[tuple[str, float]]:
     """Up to k of the measures, most typical first: the nearest (cosine) to the centroid of all their unit vectors.
     One per agency first, so that the examples show different agencies while there are any."""
-    rows = _rows(state)
-    known = [mid for mid in dict.fromkeys(ids) if mid in rows]
+    unique = list(dict.fromkeys(ids))
+    rows = _index_rows(state, unique)
+    known = [mid for mid, row in zip(unique, rows, strict=True) if row >= 0]
     if not known:
         return []
-    vectors = state.search.index.vectors[[rows[mid] for mid in known]]
+    vectors = state.search.index.vectors[rows[rows >= 0]]
     centre = vectors.mean(axis=0)
     norm = float(np.linalg.norm(centre))
     scores = vectors @ (centre / norm) if norm else np.zeros(len(known))
     ranked = sorted(zip(known, (float(s) for s in scores), strict=True), key=lambda x: (-x[1], x[0]))
     picked: list[tuple[str, float]] = []
     seen: set[str] = set()
+    agency_of = _agencies_of(state)
     for mid, score in ranked:  # the best of each agency, in order of typicality
-        if _agency_of(state, mid) not in seen:
-            seen.add(_agency_of(state, mid))
+        if agency_of[mid] not in seen:
+            seen.add(agency_of[mid])
             picked.append((mid, score))
     picked += [x for x in ranked if x not in picked]
     return picked[:k]
