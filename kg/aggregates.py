@@ -34,8 +34,8 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
     and programmes the plans are based on; and how many links the graph has of the relations the plans state (by
     the sp: name of each, a pair of nodes once), with the derived unitSystem (a unit and a system its measures use)
     and agencyPracticeType (an agency and a practice type its measures have); and the members of each framework item
-    and practice type (_members); each plan's title, year, agency and number of measures; and each system's number
-    of measures and of agencies whose plans have them.
+    and practice type (_members); each plan's title, year, agency (id, and name as the plan gives it), format and
+    number of measures; and each system's number of measures and of agencies whose plans have them.
 
     A measure's id is made from its plan's id and its place in the plan (kg.records), so no measure is in two plans
     and counting the records' measures counts distinct measures."""
@@ -57,6 +57,8 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
             "title": rec["title"],
             "year": rec["year"],
             "agency_id": aid,
+            "agency": rec["agency"]["name"],  # as the plan names it (its examples in the gap analysis say it so)
+            "format": rec.get("format"),
             "measures": len(rec["measures"]),
         }
         basis = {p["id"] for p in rec["basis"]}

@@ -42,7 +42,7 @@ class Counts:
     framework_items: dict[str, int]  # framework notation -> measures filed under that concept itself
     named: dict[str, int]  # units, systems, laws the measures name; programmes the plans are based on
     links: dict[str, int]  # links of the relations the plans state, by sp: name (kg.aggregates.count)
-    plans: dict[str, dict]  # plan id -> its title, year, agency_id and number of measures
+    plans: dict[str, dict]  # plan id -> its title, year, agency_id, agency, format and number of measures
     systems: dict[str, dict[str, int]]  # system id -> measures using it and agencies with such measures
     members: dict  # the measures of each framework item and practice type, by plan then id (kg.aggregates._members)
 

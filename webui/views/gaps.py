@@ -146,14 +146,14 @@ def _gap(kind: str, gid: str, label: str, url: str, having: list[dict], measures
 
 def _example(state: KGState, mid: str, score: float, how: str = "same") -> dict:
     m = state.measures[mid]
-    plan = state.plans[m["plan_id"]]
+    plan = kgcounts.counts(state).plans[m["plan_id"]]  # saved by the build: no plan record read
     return {
         "id": mid,
         "title": short_title(m),
         "text": m["text"],
-        "agency": plan["agency"]["name"],
-        "agency_id": plan["agency"]["id"],
-        "plan_id": plan["id"],
+        "agency": plan["agency"],
+        "agency_id": plan["agency_id"],
+        "plan_id": m["plan_id"],
         "year": plan["year"],
         "framework_item": m["framework_item"],
         "match": MATCH_LABELS.get(how, ""),
