@@ -42,7 +42,8 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
     by_agency: Counter[str] = Counter()
     by_item: Counter[str] = Counter()
     named: dict[str, set[str]] = {"units": set(), "systems": set(), "laws": set(), "programmes": set()}
-    links: Counter[str] = Counter()  # links of a relation between distinct pairs of nodes, by its sp: name
+    # links of a relation between distinct pairs of nodes, by its sp: name (plain ints: counted per measure)
+    based_on = owned_by = uses_system = cites_law = 0
     unit_systems: set[tuple[str, str]] = set()  # (unit, system) of a measure owned by the unit using the system
     measure_ids: list[str] = []
     agency_of: list[str] = []  # the agency of each of measure_ids
@@ -63,7 +64,7 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
         }
         basis = {p["id"] for p in rec["basis"]}
         named["programmes"] |= basis
-        links.update(agency=1, basedOn=len(basis), measure=len(rec["measures"]))
+        based_on += len(basis)
         for m in sorted(rec["measures"], key=lambda m: m["id"]):
             if m["framework_item"]:
                 by_item[m["framework_item"]] += 1
@@ -79,10 +80,16 @@ def count(records: Iterable[Mapping], index_dir: Path) -> dict:
             for x in systems:
                 system_agencies.setdefault(x, set()).add(aid)
             named["laws"] |= laws
-            links.update(ownedBy=len(units), usesSystem=len(systems), citesLaw=len(laws))
+            owned_by, uses_system, cites_law = owned_by + len(units), uses_system + len(systems), cites_law + len(laws)
             unit_systems.update((u, x) for u in units for x in systems)
     type_sizes, cells, by_type = _practice_counts(index_dir, measure_ids, agency_of)
-    links.update(
+    links = dict(
+        agency=len(plans),
+        basedOn=based_on,
+        measure=len(measure_ids),
+        ownedBy=owned_by,
+        usesSystem=uses_system,
+        citesLaw=cites_law,
         frameworkItem=sum(by_item.values()),
         practiceType=sum(type_sizes.values()),
         unitSystem=len(unit_systems),
