@@ -5,9 +5,10 @@ generation of the data dir (DATA_DIR/generations/<id>): its RDF store is opened 
 Oxigraph's own engine (webui.store; nothing is copied into memory), its search index opened, and little else is
 read at start: the agencies, the practice types and the city framework. Plans, measures, units, systems, laws and
 programmes are looked up when a page asks (plan records from that generation's records/, measures from the search
-index, the rest by SPARQL), a few kept in an LRU; lists and counts are aggregated by SPARQL (webui.entities,
-webui.counts). So are the downloads and the plans' original files, read from that generation's folder when asked
-for (held with a shared lock, so that a later build does not prune it while it is served).
+index, the rest by SPARQL), a few kept in an LRU; lists are aggregated by SPARQL (webui.entities), whole-corpus
+counts read from what the build saved (webui.counts). The downloads and the plans' original files are read from
+that generation's folder when asked for (held with a shared lock, so that a later build does not prune it while it
+is served).
 
 A running server follows the builds: before each request the app's LiveState looks at DATA_DIR/CURRENT (at most
 every RELOAD_INTERVAL seconds); when a build has published another generation, one request loads its KGState and
