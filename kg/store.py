@@ -21,6 +21,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Dataset, Graph, URIRef
 
+from kg.aggregates import write_counts
 from kg.datadir import (
     CATALOGUE,
     CATALOGUE_FIELDS,
@@ -610,6 +611,7 @@ def _publish(
     report.index = json.loads(stats.read_text("utf-8")) if stats.is_file() else None
     report.plans = len(records)
     report.measures = len(measures)
+    write_counts(work, records.values())
     report.generation = writer.publish(work)
 
 

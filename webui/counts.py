@@ -8,28 +8,26 @@ What is counted:
   parent (上級機關) are counted apart, as parent_agencies, never as 機關;
 - a practice type is counted when at least one measure has it.
 
-Everything is counted by SPARQL GROUP BY on the state's store (so nothing per measure is held), once per KGState
-(its cache): no request, no Flask.
+The counts are made by the build (kg.aggregates: one pass over the records and the practice membership) and
+saved in its generation; a state reads them once (its cache): no request, no Flask, no SPARQL. A generation built
+before they were saved (or whose file is damaged) is counted the same way when first asked, from its records.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from kg import aggregates
 from webui import entities
-from webui.state import KGState
+
+if TYPE_CHECKING:
+    from webui.state import KGState
+
+log = logging.getLogger(__name__)
 
 COVERAGE_NOTE = "該機關具有此實務類型的措施數，一筆措施可屬多個類型"
-
-_CELLS = """SELECT ?t ?a (COUNT(DISTINCT ?m) AS ?n) WHERE {
-  ?plan a sp:Plan ; sp:agency ?a ; sp:measure ?m . ?m sp:practiceType ?t .
-} GROUP BY ?t ?a"""
-_TYPE_SIZES = (
-    "SELECT ?t (COUNT(DISTINCT ?m) AS ?n) WHERE { ?plan a sp:Plan ; sp:measure ?m . ?m sp:practiceType ?t } GROUP BY ?t"
-)
-_AGENCY_MEASURES = (
-    "SELECT ?a (COUNT(DISTINCT ?m) AS ?n) WHERE { ?plan a sp:Plan ; sp:agency ?a ; sp:measure ?m } GROUP BY ?a"
-)
 
 
 @dataclass(frozen=True)
@@ -41,6 +39,12 @@ class Counts:
     measures_by_agency: dict[str, int]  # agency id -> how many measures its plans have
     type_sizes: dict[str, int]  # practice type id -> measures having it, largest first (then by label)
     cells: dict[str, dict[str, int]]  # practice type id -> agency id -> those measures of that agency
+    framework_items: dict[str, int]  # framework notation -> measures filed under that concept itself
+    named: dict[str, int]  # units, systems, laws the measures name; programmes the plans are based on
+    links: dict[str, int]  # links of the relations the plans state, by sp: name (kg.aggregates.count)
+    plans: dict[str, dict]  # plan id -> its title, year, agency_id, agency, format and number of measures
+    systems: dict[str, dict[str, int]]  # system id -> measures using it and agencies with such measures
+    members: dict  # the measures of each framework item and practice type, by plan then id (kg.aggregates._members)
 
     def cell(self, type_id: str, agency_id: str) -> int:
         """Measures of the agency having the practice type."""
@@ -61,30 +65,26 @@ def counts(state: KGState) -> Counts:
     return state.cache.get(("webui.counts",), lambda: _build(state))
 
 
-def _practice(value: str | None) -> str | None:
-    return entities.local(value, "practice")
+def saved_counts(state: KGState) -> dict:
+    """The counts the build saved in the state's generation; counted from its records when it saved none (built
+    before they were saved) or they cannot be read (logged)."""
+    try:
+        return aggregates.read_counts(state.data_dir)
+    except aggregates.AggregatesError as exc:
+        log.warning("%s; counting them now", exc)
+        records = (state.plans[p] for p in state.plans)
+        return aggregates.count(records, state.search.data_dir.index_dir)
 
 
 def _build(state: KGState) -> Counts:
     known = state.practice_types
+    saved = saved_counts(state)
     agency_ids = tuple(a["id"] for a in state.agencies.values() if a["plan_ids"])  # state.agencies is by name
     parents = {state.agencies[a]["parent_id"] for a in agency_ids} - {None} - set(agency_ids)
     parent_ids = tuple(a for a in state.agencies if a in parents)
-    by_agency = {a: 0 for a in agency_ids}
-    for r in state.store.select(_AGENCY_MEASURES):
-        aid = entities.local(r["a"], "org")
-        if aid in by_agency:
-            by_agency[aid] = int(r["n"])
-    sizes = {t: 0 for t in known}
-    for r in state.store.select(_TYPE_SIZES):
-        t = _practice(r["t"])
-        if t in sizes:
-            sizes[t] = int(r["n"])
-    cells: dict[str, dict[str, int]] = {t: {} for t in known}
-    for r in state.store.select(_CELLS):
-        t, aid = _practice(r["t"]), entities.local(r["a"], "org")
-        if t in cells and aid in by_agency:
-            cells[t][aid] = int(r["n"])
+    by_agency = {a: saved["measures_by_agency"].get(a, 0) for a in agency_ids}
+    sizes = {t: saved["type_sizes"].get(t, 0) for t in known}
+    cells = {t: {a: n for a, n in saved["cells"].get(t, {}).items() if a in by_agency} for t in known}
     order = sorted(known, key=lambda t: (-sizes[t], known[t]["label"]))
     return Counts(
         agency_ids=agency_ids,
@@ -92,6 +92,12 @@ def _build(state: KGState) -> Counts:
         measures_by_agency=by_agency,
         type_sizes={t: sizes[t] for t in order},
         cells={t: cells[t] for t in order},
+        framework_items=dict(saved["framework_items"]),
+        named=dict(saved["named"]),
+        links=dict(saved["links"]),
+        members=saved["members"],
+        plans=saved["plans"],
+        systems=saved["systems"],
     )
 
 
@@ -103,19 +109,19 @@ def totals(state: KGState) -> dict[str, int]:
 
     def build() -> dict[str, int]:
         c = counts(state)
-        framework = sum(1 for n in state.framework if state.framework_count(n))
+        framework = sum(1 for n in state.framework if c.framework_items.get(n))
         return {
             "plans": len(state.plans),
             "measures": len(state.measures),
             "agencies": len(c.agency_ids),
             "parent_agencies": len(c.parent_agency_ids),
             "agency_nodes": len(c.agency_ids) + len(c.parent_agency_ids),
-            "units": len(state.units),
-            "systems": len(state.systems),
+            "units": c.named["units"],
+            "systems": c.named["systems"],
             "practice_types": len(c.used_types()),
             "framework_items": framework,
-            "laws": len(state.laws),
-            "programmes": len(state.programmes),
+            "laws": c.named["laws"],
+            "programmes": c.named["programmes"],
         }
 
     return state.cache.get(("webui.totals",), build)

@@ -3,6 +3,8 @@ asked of the store with SPARQL that aggregates there: nothing here holds the who
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from kg.vocab import ID
 from webui.store import Store, iri, values
 
@@ -155,25 +157,36 @@ def unit_rows(store: Store) -> list[dict]:
 
 
 def unit(store: Store, key: str) -> dict | None:
-    rows = store.select(
-        f"""SELECT ?name ?agency ?a WHERE {{
+    return units(store, [key]).get(key)
+
+
+def units(store: Store, keys: Sequence[str]) -> dict[str, dict]:
+    """The units of these ids (those the graph has) with their agency, by id: one query for them all (a search's
+    unit facet names thousands). A unit named twice keeps its first name, then its first agency's."""
+    out: dict[str, dict] = {}
+    for chunk in (keys[x : x + 500] for x in range(0, len(keys), 500)):
+        rows = store.select(
+            f"""SELECT ?x ?name ?agency ?a WHERE {{
+  {values("x", [entity_iri("unit", k) for k in chunk])}
   ?x a org:OrganizationalUnit ; skos:prefLabel ?name . {zh("name")}
   OPTIONAL {{ ?x org:unitOf ?a . ?a skos:prefLabel ?agency . FILTER(langMatches(lang(?agency), "zh-Hant")) }}
-}} ORDER BY ?name ?agency LIMIT 1""",
-        {"x": iri(entity_iri("unit", key))},
-    )
-    if not rows:
-        return None
-    r = rows[0]
-    return {"id": key, "name": r["name"], "agency": r["agency"] or "", "agency_id": local(r["a"], "org")}
+}} ORDER BY ?x ?name ?agency"""
+        )
+        for r in rows:
+            key = local(r["x"], "org")
+            if key not in out:
+                out[key] = {
+                    "id": key,
+                    "name": r["name"],
+                    "agency": r["agency"] or "",
+                    "agency_id": local(r["a"], "org"),
+                }  # type: ignore[index]
+    return out
 
 
-def system_rows(store: Store) -> list[dict]:
-    """Every system a measure uses, with how many measures use it and how many agencies' plans, by type then name."""
-    counts = store.select(
-        "SELECT ?s (COUNT(DISTINCT ?m) AS ?n) (COUNT(DISTINCT ?a) AS ?agencies) WHERE { ?m sp:usesSystem ?s . "
-        "?plan sp:measure ?m ; sp:agency ?a } GROUP BY ?s"
-    )
+def system_rows(store: Store, counted: Mapping[str, Mapping[str, int]]) -> list[dict]:
+    """Every system a measure uses, with how many measures use it and how many agencies' plans, by type then name
+    (`counted`: system id -> its measures and agencies, as the build counted them: webui.counts)."""
     names = labels(store, "?x a sp:System .")
     types = {
         r["s"]: r["t"]
@@ -183,18 +196,19 @@ def system_rows(store: Store) -> list[dict]:
         )
     }
     out = []
-    for r in counts:
-        if r["s"] not in names:
+    for sid, n in counted.items():
+        s = entity_iri("system", sid)
+        if s not in names:
             continue
-        kind = (types.get(r["s"]) or "").removeprefix(_SP)
+        kind = (types.get(s) or "").removeprefix(_SP)
         out.append(
             {
-                "id": local(r["s"], "system"),
-                "name": names[r["s"]],
+                "id": sid,
+                "name": names[s],
                 "type": kind,
                 "type_label": SYSTEM_TYPES.get(kind, kind),
-                "measures": int(r["n"]),
-                "agencies": int(r["agencies"]),
+                "measures": n["measures"],
+                "agencies": n["agencies"],
             }
         )
     return sorted(out, key=lambda s: (s["type"], s["name"]))
@@ -264,27 +278,6 @@ def programme_plans(store: Store, key: str) -> list[str]:
     return [local(r["plan"], "plan") for r in rows]  # type: ignore[misc]
 
 
-def plan_rows(store: Store) -> list[dict]:
-    """Every plan with its agency and number of measures."""
-    rows = store.select(
-        "SELECT ?plan (MIN(STR(?t)) AS ?title) (MIN(?y) AS ?year) (MIN(STR(?a)) AS ?agency) "
-        "(COUNT(DISTINCT ?m) AS ?n) WHERE { ?plan a sp:Plan ; dcterms:title ?t ; sp:agency ?a . "
-        "OPTIONAL { ?plan sp:year ?y } OPTIONAL { ?plan sp:measure ?m } } GROUP BY ?plan"
-    )
-    names = labels(store, "?x a org:Organization .")
-    return [
-        {
-            "id": local(r["plan"], "plan"),
-            "title": r["title"],
-            "year": int(r["year"]) if isinstance(r["year"], int | str) and str(r["year"]).isdigit() else r["year"],
-            "agency": names.get(r["agency"], ""),  # type: ignore[arg-type]
-            "agency_id": local(r["agency"], "org"),  # type: ignore[arg-type]
-            "measures": int(r["n"]),
-        }
-        for r in rows
-    ]
-
-
 def agencies(store: Store) -> dict[str, dict]:
     """Every agency (with a plan, or the parent of one), with its parent, children and plans: a few thousand rows
     at most, read once per build."""
@@ -336,11 +329,3 @@ def agency_units(store: Store, key: str) -> list[dict]:
         ({"id": local(r["u"], "org"), "name": r["nm"], "measures": int(r["n"])} for r in rows),
         key=lambda u: u["name"],
     )
-
-
-def framework_counts(store: Store) -> dict[str, int]:
-    """Framework concept IRI -> measures filed under it (not under the concepts below it)."""
-    rows = store.select(
-        "SELECT ?c (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a sp:Measure ; sp:frameworkItem ?c } GROUP BY ?c"
-    )
-    return {r["c"]: int(r["n"]) for r in rows}  # type: ignore[misc]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import islice
 
@@ -427,35 +427,30 @@ class GraphIndex:
     def short_id(self, iri_: str) -> str:
         return iri_[len(str(ID)) :] if iri_.startswith(str(ID)) else iri_
 
-    def relation_totals(self) -> dict[str, int]:
-        """How many links of each relation the whole graph has, stated relations first (the edge legend): counted by
-        SPARQL once per build, each pair of nodes once, under the relation that names it."""
+    def relation_totals(self, saved: Mapping[str, int]) -> dict[str, int]:
+        """How many links of each relation the whole graph has, stated relations first (the edge legend), each pair
+        of nodes once, under the relation that names it: those between plans, measures and what they name as the
+        build counted them (`saved`: kg.aggregates' links, by sp: name), the others (between agencies, units, laws and
+        concepts: a few thousand triples) counted by SPARQL once per build."""
         if self._totals is None:
-            self._totals = self._count_relations()
+            self._totals = self._count_relations(saved)
         return self._totals
 
-    def _count_relations(self) -> dict[str, int]:
+    def _count_relations(self, saved: Mapping[str, int]) -> dict[str, int]:
         stated: dict[str, int] = {}
         for p, label in RELATIONS.items():
+            name = p.removeprefix(f"{BASE}ontology#")
+            if name in saved:
+                stated[label] = saved[name]
+                continue
             query = (
                 "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?o WHERE { "
                 + f"?s <{p}> ?o . FILTER(isIRI(?o) && ?s != ?o) {_RELATION_ENDS.get(p, '')} }} }}"
             )
-            stated[label] = stated.get(label, 0) + int(self.store.select(query)[0]["n"] or 0)
+            stated[label] = int(self.store.select(query)[0]["n"] or 0)
         out = {label: n for label, n in stated.items() if n}
-        for query, label in (
-            (
-                "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?u ?o WHERE { ?m sp:ownedBy ?u ; sp:usesSystem ?o . "
-                "?u a org:OrganizationalUnit . ?o a sp:System } }",
-                DERIVED[("unit", "system")][0],
-            ),
-            (
-                "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?a ?o WHERE { ?plan a sp:Plan ; sp:agency ?a ; "
-                "sp:measure ?m . ?m sp:practiceType ?o . ?o skos:inScheme id:practice } }",
-                DERIVED[("agency", "practice")][0],
-            ),
-        ):
-            out[label] = int(self.store.select(query)[0]["n"] or 0)
+        out[DERIVED[("unit", "system")][0]] = saved["unitSystem"]
+        out[DERIVED[("agency", "practice")][0]] = saved["agencyPracticeType"]
         return out
 
     def subgraph(self, iris: list[str]) -> dict:

@@ -5,9 +5,10 @@ generation of the data dir (DATA_DIR/generations/<id>): its RDF store is opened 
 Oxigraph's own engine (webui.store; nothing is copied into memory), its search index opened, and little else is
 read at start: the agencies, the practice types and the city framework. Plans, measures, units, systems, laws and
 programmes are looked up when a page asks (plan records from that generation's records/, measures from the search
-index, the rest by SPARQL), a few kept in an LRU; lists and counts are aggregated by SPARQL (webui.entities,
-webui.counts). So are the downloads and the plans' original files, read from that generation's folder when asked
-for (held with a shared lock, so that a later build does not prune it while it is served).
+index, the rest by SPARQL), a few kept in an LRU; lists are aggregated by SPARQL (webui.entities), whole-corpus
+counts read from what the build saved (webui.counts). The downloads and the plans' original files are read from
+that generation's folder when asked for (held with a shared lock, so that a later build does not prune it while it
+is served).
 
 A running server follows the builds: before each request the app's LiveState looks at DATA_DIR/CURRENT (at most
 every RELOAD_INTERVAL seconds); when a build has published another generation, one request loads its KGState and
@@ -40,7 +41,7 @@ from kg.datadir import DataDir, hold_generation
 from kg.errors import PlanError
 from kg.search import Search, SearchConfig, SearchConfigError
 from ontology import framework_graph
-from webui import entities
+from webui import counts, entities
 from webui.entities import SYSTEM_TYPES
 from webui.graphindex import GraphIndex
 from webui.sparql_runner import SparqlRunner
@@ -80,9 +81,16 @@ class Table(Mapping[str, dict]):
     """Things of one kind by id, looked up when asked (`one`) and listed only when a page lists them all (`every`,
     computed once); a few recent look-ups kept."""
 
-    def __init__(self, one: Callable[[str], dict | None], every: Callable[[], list[dict]], size: int = 1024) -> None:
+    def __init__(
+        self,
+        one: Callable[[str], dict | None],
+        every: Callable[[], list[dict]],
+        size: int = 1024,
+        several: Callable[[list[str]], dict[str, dict]] | None = None,
+    ) -> None:
         self._one = one
         self._every = every
+        self._several = several
         self._all: dict[str, dict] | None = None
         self._lock = threading.Lock()
         self._recent = LRU(size)
@@ -109,6 +117,14 @@ class Table(Mapping[str, dict]):
 
     def __len__(self) -> int:
         return len(self.rows())
+
+    def some(self, keys: list[str]) -> dict[str, dict]:
+        """The rows of these ids that there are, by id: looked up together when the kind can (`several`), which is
+        what a page naming thousands of them needs, else one by one."""
+        if self._all is not None or self._several is None:
+            return {k: self[k] for k in keys if k in self}
+        found = self._several(keys)
+        return {k: self._recent.get(k, lambda k=k: found[k]) for k in keys if k in found}
 
 
 class PlanTable(Mapping[str, dict]):
@@ -211,9 +227,8 @@ class KGState:
         return path if path.parent == folder and path.is_file() else None
 
     def framework_count(self, notation: str) -> int:
-        """Measures filed under a framework concept itself (webui.entities.framework_counts, once per state)."""
-        counts = self.cache.get(("framework.counts",), lambda: entities.framework_counts(self.store))
-        return counts.get(self.framework[notation]["iri"], 0)
+        """Measures filed under a framework concept itself (webui.counts, once per state)."""
+        return counts.counts(self).framework_items.get(notation, 0)
 
     def agency_id(self, name: str) -> str | None:
         return self.agency_by_name.get(name)
@@ -336,7 +351,7 @@ def load_state(
     agencies = entities.agencies(store)
     practice_types = {
         t["id"]: {"id": t["id"], "label": t["label"], "alt_labels": t["alt_labels"], "source": t.get("source", "")}
-        for t in search.practices["types"]
+        for t in search.practice_type_list
     }
     state = KGState(
         data_dir=folder,
@@ -348,8 +363,14 @@ def load_state(
         measures=MeasureTable(search, store),
         agencies=agencies,
         agency_by_name={a["name"]: a["id"] for a in agencies.values()},
-        units=Table(lambda k: entities.unit(store, k), lambda: entities.unit_rows(store)),
-        systems=Table(lambda k: entities.system(store, k), lambda: entities.system_rows(store)),
+        units=Table(
+            lambda k: entities.unit(store, k),
+            lambda: entities.unit_rows(store),
+            several=lambda ks: entities.units(store, ks),
+        ),
+        systems=Table(  # listed (after start) with the counts the build saved for this state
+            lambda k: entities.system(store, k), lambda: entities.system_rows(store, counts.counts(state).systems)
+        ),
         laws=Table(lambda k: _row(entities.law_rows(store), k), lambda: entities.law_rows(store)),
         programmes=Table(lambda k: _programme(store, k), lambda: entities.programme_rows(store)),
         practice_types=practice_types,

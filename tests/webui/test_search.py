@@ -417,3 +417,13 @@ def test_one_request_runs_one_query_and_a_repeated_search_is_served_from_the_cac
     client.get("/api/search", query_string={"q": "志工服務", "year": "2016"})
     client.get("/search", query_string={"q": "志工服務", "year": "105"})
     assert len(calls) == 1
+
+
+def test_the_unit_facet_names_each_unit_with_its_agency(client, app):
+    data = client.get("/api/search", query_string={"q": "服務"}).get_json()
+    entries = data["facets"]["unit"]
+    listed = {u["id"]: u for u in state(app).units.rows()}  # the units list, asked of the store another way
+    assert len(entries) > 5
+    for e in entries:
+        u = listed[e["value"]]
+        assert e["label"] == f"{u['name']}（{u['agency']}）"

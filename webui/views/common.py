@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
-from webui import entities
+from webui.counts import counts
 from webui.state import KGState
 
 API_PREFIX = "/api"
@@ -48,8 +48,23 @@ def lookup(table: dict[str, dict], key: str, what: str) -> dict:
 
 
 def plan_index(state: KGState) -> dict[str, dict]:
-    """Every plan's title, year, agency and number of measures by id (one SPARQL aggregate per state)."""
-    return state.cache.get(("plan_index",), lambda: {p["id"]: p for p in entities.plan_rows(state.store)})
+    """Every plan's title, year, agency and number of measures by id (as the build counted them: webui.counts)."""
+
+    def build() -> dict[str, dict]:
+        names = {aid: a["name"] for aid, a in state.agencies.items()}
+        return {
+            pid: {
+                "id": pid,
+                "title": p["title"],
+                "year": p["year"],
+                "agency": names.get(p["agency_id"], ""),
+                "agency_id": p["agency_id"],
+                "measures": p["measures"],
+            }
+            for pid, p in counts(state).plans.items()
+        }
+
+    return state.cache.get(("plan_index",), build)
 
 
 def measure_summary(state: KGState, m: dict) -> dict:

@@ -10,16 +10,16 @@ item matches exactly (skos:closeMatch), or, when there is none, for those it is 
 from __future__ import annotations
 
 from collections import Counter
+from itertools import islice
 
 import numpy as np
 from flask import Blueprint, abort, request, url_for
 from flask.typing import ResponseReturnValue
 
+from index.arrays import Strings
 from webui import counts as kgcounts
-from webui import entities
 from webui.provenance import source_place
 from webui.state import KGState, get_state, year_key
-from webui.store import iri
 from webui.views.common import page_route, plan_index, respond
 from webui.views.tables import FORMATS, Table, table_response
 
@@ -44,32 +44,45 @@ def short_title(m: dict) -> str:
     return text[:SHORT_TITLE] + ("…" if len(text) > SHORT_TITLE else "")
 
 
-def _agency_of(state: KGState, mid: str) -> str:
-    return plan_index(state)[state.measures[mid]["plan_id"]]["agency_id"]
+def _agencies_of(state: KGState) -> dict[str, str]:
+    """Measure id -> the agency of its plan (from the build's saved members: no record read)."""
+
+    def build() -> dict[str, str]:
+        members = kgcounts.counts(state).members
+        agencies = members["agencies"]
+        return {mid: agencies[a] for mid, a in zip(members["measures"], members["agency_of"], strict=True)}
+
+    return state.cache.get(("gaps.agencies",), build)
 
 
-def _rows(state: KGState) -> dict[str, int]:
-    """Measure id -> its row in the search index's vectors (the index's measures are in row order)."""
-    return state.cache.get(("gaps.rows",), lambda: {m["id"]: i for i, m in enumerate(state.search.index.measures)})
+def _index_rows(state: KGState, ids: list[str]) -> np.ndarray:
+    """The rows of these measures in the search index's vectors (-1: not in it), found together in the id table the
+    index saved (memory-mapped; the index's records are not read)."""
+    table = state.cache.get(
+        ("gaps.ids",), lambda: Strings.open(state.search.data_dir.index_dir, "ids", len(state.search), lookup=True)
+    )
+    return table.find(ids) if ids else np.zeros(0, dtype=np.int64)
 
 
 def typical(state: KGState, ids: list[str], k: int = EXAMPLES) -> list[tuple[str, float]]:
     """Up to k of the measures, most typical first: the nearest (cosine) to the centroid of all their unit vectors.
     One per agency first, so that the examples show different agencies while there are any."""
-    rows = _rows(state)
-    known = [mid for mid in dict.fromkeys(ids) if mid in rows]
+    unique = list(dict.fromkeys(ids))
+    rows = _index_rows(state, unique)
+    known = [mid for mid, row in zip(unique, rows, strict=True) if row >= 0]
     if not known:
         return []
-    vectors = state.search.index.vectors[[rows[mid] for mid in known]]
+    vectors = state.search.index.vectors[rows[rows >= 0]]
     centre = vectors.mean(axis=0)
     norm = float(np.linalg.norm(centre))
     scores = vectors @ (centre / norm) if norm else np.zeros(len(known))
     ranked = sorted(zip(known, (float(s) for s in scores), strict=True), key=lambda x: (-x[1], x[0]))
     picked: list[tuple[str, float]] = []
     seen: set[str] = set()
+    agency_of = _agencies_of(state)
     for mid, score in ranked:  # the best of each agency, in order of typicality
-        if _agency_of(state, mid) not in seen:
-            seen.add(_agency_of(state, mid))
+        if agency_of[mid] not in seen:
+            seen.add(agency_of[mid])
             picked.append((mid, score))
     picked += [x for x in ranked if x not in picked]
     return picked[:k]
@@ -99,20 +112,20 @@ def framework_index(state: KGState, version: str) -> dict[str, dict[str, list[tu
     """Item of `version` -> agency id -> [(measure id, how matched)], over every agency's measures."""
 
     def build() -> dict[str, dict[str, list[tuple[str, str]]]]:
-        out: dict[str, dict[str, list[tuple[str, str]]]] = {n: {} for n in _items(state, version)}
-        known = set(kgcounts.counts(state).agency_ids)
-        notation = {c["iri"]: n for n, c in state.framework.items()}
-        rows = state.store.select(
-            "SELECT ?a ?id ?c WHERE { ?plan a sp:Plan ; sp:agency ?a ; sp:measure ?m . "
-            "?m sp:frameworkItem ?c ; dcterms:identifier ?id } ORDER BY ?plan ?id"
-        )
-        for r in rows:
-            aid = entities.local(r["a"], "org")
-            if aid not in known:
-                continue
-            for n, how in items_of(state, notation.get(r["c"]), version):  # type: ignore[arg-type]
-                out[n].setdefault(aid, []).append((str(r["id"]), how))
-        return out
+        c = kgcounts.counts(state)
+        members, known = c.members, set(c.agency_ids)
+        found: dict[str, dict[str, list[tuple[int, str]]]] = {n: {} for n in _items(state, version)}
+        for notation, positions in members["framework"].items():
+            matched = items_of(state, notation, version)
+            for pos in positions if matched else ():
+                aid = members["agencies"][members["agency_of"][pos]]
+                if aid in known:
+                    for n, how in matched:
+                        found[n].setdefault(aid, []).append((pos, how))
+        ids = members["measures"]
+        return {
+            n: {a: [(ids[pos], how) for pos, how in sorted(ms)] for a, ms in row.items()} for n, row in found.items()
+        }
 
     return state.cache.get(("gaps.framework", version), build)
 
@@ -133,14 +146,14 @@ def _gap(kind: str, gid: str, label: str, url: str, having: list[dict], measures
 
 def _example(state: KGState, mid: str, score: float, how: str = "same") -> dict:
     m = state.measures[mid]
-    plan = state.plans[m["plan_id"]]
+    plan = kgcounts.counts(state).plans[m["plan_id"]]  # saved by the build: no plan record read
     return {
         "id": mid,
         "title": short_title(m),
         "text": m["text"],
-        "agency": plan["agency"]["name"],
-        "agency_id": plan["agency"]["id"],
-        "plan_id": plan["id"],
+        "agency": plan["agency"],
+        "agency_id": plan["agency_id"],
+        "plan_id": m["plan_id"],
         "year": plan["year"],
         "framework_item": m["framework_item"],
         "match": MATCH_LABELS.get(how, ""),
@@ -167,12 +180,11 @@ def _latest_plan(state: KGState, aid: str) -> dict:
 
 def _others_having(state: KGState, type_id: str, aid: str) -> list[str]:
     """Up to TYPICAL_POOL measures of a practice type in other agencies' plans, in plan order."""
-    rows = state.store.select(
-        "SELECT ?id WHERE { ?m sp:practiceType ?t ; dcterms:identifier ?id . ?plan a sp:Plan ; sp:measure ?m ; "
-        f"sp:agency ?a . FILTER(?a != ?mine) }} ORDER BY ?plan ?id LIMIT {TYPICAL_POOL}",
-        {"t": iri(entities.entity_iri("practice", type_id)), "mine": iri(entities.entity_iri("agency", aid))},
-    )
-    return [str(r["id"]) for r in rows]
+    members = kgcounts.counts(state).members
+    mine = members["agencies"].index(aid) if aid in members["agencies"] else -1
+    of = members["agency_of"]
+    others = (pos for pos in members["practice"].get(type_id, ()) if of[pos] != mine)
+    return [members["measures"][pos] for pos in islice(others, TYPICAL_POOL)]
 
 
 def gap_analysis(state: KGState, aid: str, plan_id: str | None = None) -> dict:

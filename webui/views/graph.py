@@ -7,7 +7,7 @@ from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from kg.vocab import ID
-from webui.counts import totals
+from webui.counts import counts, totals
 from webui.graphindex import DEFAULT_HOPS, DERIVED_LABELS, KINDS, MAX_HOPS, MAX_PATHS, RELATION_NOTES, GraphIndex, Node
 from webui.params import ParamError, get_int, get_query
 from webui.state import get_state
@@ -96,7 +96,7 @@ def view() -> ResponseReturnValue:
     t = totals(state)
     relations = [
         {"label": label, "note": RELATION_NOTES[label], "count": n, "derived": label in DERIVED_LABELS}
-        for label, n in state.graph.relation_totals().items()
+        for label, n in state.graph.relation_totals(counts(state).links).items()
     ]
     return render_template(
         "graph.html",

@@ -107,9 +107,10 @@ def year_label(value: str) -> str:
     return roc_label(int(value)) if value.isdigit() else value
 
 
-def _label(state: KGState, facet: str, value: str) -> str:
+def _label(state: KGState, facet: str, value: str, units: dict[str, dict] | None = None) -> str:
+    """How a facet value reads; `units`: those of the facet's values, looked up together (else this one alone)."""
     if facet == "unit":
-        u = state.units.get(value)
+        u = (units if units is not None else state.units.some([value])).get(value)
         return f"{u['name']}（{u['agency']}）" if u else value
     if facet == "system":
         return state.systems[value]["name"] if value in state.systems else value
@@ -132,8 +133,9 @@ def _facets(state: KGState, counts: dict[str, dict[str, int]], filters: dict[str
         selected = [str(v) for v in filters.get(facet, [])]
         for v in selected:
             values.setdefault(v, 0)
+        units = state.units.some(list(values)) if facet == "unit" else {}
         entries = [
-            {"value": v, "label": _label(state, facet, v), "count": n, "selected": v in selected}
+            {"value": v, "label": _label(state, facet, v, units), "count": n, "selected": v in selected}
             for v, n in values.items()
         ]
         entries.sort(key=lambda e: (not e["selected"], -e["count"], e["label"]))
