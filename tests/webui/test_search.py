@@ -1,5 +1,6 @@
 """The search page and /api/search: the true number of matches, pages, facets counted over every match, phrases,
-exclusions, synonyms, ROC years, the no-match state, highlighting, relevance, similar practices and the CSV."""
+exclusions, synonyms, ROC years, the no-match state, highlighting, relevance, similar practices (/api/similar) and
+the CSV."""
 
 from __future__ import annotations
 
@@ -72,7 +73,6 @@ def test_api_search_returns_the_export_fields_with_score_and_links(client):
         "practice_types",
         "plan_id",
         "agency_id",
-        "similar",
     ):
         assert key in top
     assert any(t["id"] == "phone-courtesy" for t in top["practice_types"])
@@ -117,11 +117,23 @@ def test_a_page_past_the_last_says_so(client):
     assert "第 50 頁沒有結果" in body and "到最後一頁" in body
 
 
-def test_inline_similar_practices_come_from_other_agencies(client):
+def test_a_results_similar_practices_come_from_other_agencies_when_asked(client):
     data = api(client, q=TOPIC, top_k=3)
+    assert data["results"] and all("similar" not in r for r in data["results"])  # the page does not wait for them
     for r in data["results"]:
-        assert 1 <= len(r["similar"]) <= 3
-        assert all(s["agency"] != r["agency"] for s in r["similar"])
+        got = client.get(f"/api/similar/{r['id']}")
+        assert got.status_code == 200
+        similar = got.get_json()["similar"]
+        assert 1 <= len(similar) <= 3
+        assert all(s["agency"] != r["agency"] for s in similar)
+        assert all(s["url"] == f"/measure/{s['id']}" and s["label"].startswith(s["agency"] + " ") for s in similar)
+    page = html(client, q=TOPIC, top_k=3)
+    assert page.count('<details class="similar" data-src="/api/similar/') == len(data["results"])
+
+
+def test_similar_practices_of_an_unknown_measure_are_a_404(client):
+    got = client.get("/api/similar/m-000000000000")
+    assert got.status_code == 404 and "m-000000000000" in got.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "lexical", "dense", "literal"])

@@ -1,5 +1,5 @@
 """Search: one query per request, with the true number of matches and facet counts over all of them, pages of
-highlighted results with similar practices, and every match as CSV."""
+highlighted results, each result's similar practices when asked (/api/similar), and every match as CSV."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import io
 import math
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from index.query import parse_query
 from kg.records import CSV_FIELDS, csv_row, write_csv
 from kg.years import roc_label
+from webui.headings import measure_heading
 from webui.params import (
     MODES,
     YEAR_UNKNOWN,
@@ -26,7 +27,7 @@ from webui.params import (
 from webui.provenance import source_place
 from webui.state import KGState, get_state
 from webui.text import highlight
-from webui.views.common import is_api_request, page_route
+from webui.views.common import API_PREFIX, is_api_request, lookup, page_route
 
 bp = Blueprint("search", __name__)
 
@@ -145,18 +146,35 @@ def _facets(state: KGState, counts: dict[str, dict[str, int]], filters: dict[str
 
 def _result(state: KGState, hit: dict) -> dict:
     m = state.measures[hit["id"]]
-    similar = [
+    return dict(hit, plan_id=m["plan_id"], agency_id=state.plans[m["plan_id"]]["agency"]["id"])
+
+
+@bp.route(API_PREFIX + "/similar/<mid>")
+def similar_api(mid: str) -> ResponseReturnValue:
+    """A result's practices of other agencies, fetched when its 「其他機關的類似作法」 is opened: each is a search of
+    its own (a scan of every vector), so the results page does not run twenty of them before it can answer."""
+    state = get_state()
+    lookup(state.measures, mid, "措施")
+    similar = state.similar(mid, k=5)[:SIMILAR_INLINE]
+    return jsonify(
         {
-            "id": s["id"],
-            "agency": s["agency"],
-            "year": s["year"],
-            "title": s["title"],
-            "text": s["text"],
-            "score": s["score"],
+            "id": mid,
+            "similar": [
+                {
+                    "id": s["id"],
+                    "agency": s["agency"],
+                    "year": s["year"],
+                    "title": s["title"],
+                    "text": s["text"],
+                    "score": s["score"],
+                    "url": url_for("measures.measure", mid=s["id"]),
+                    "label": f"{s['agency']} {roc_label(s['year']) if s['year'] else '年度未載明'}："
+                    + measure_heading(s).text,
+                }
+                for s in similar
+            ],
         }
-        for s in state.similar(hit["id"], k=5)[:SIMILAR_INLINE]
-    ]
-    return dict(hit, plan_id=m["plan_id"], agency_id=state.plans[m["plan_id"]]["agency"]["id"], similar=similar)
+    )
 
 
 def _search_data(state: KGState, p: SearchParams) -> dict:
