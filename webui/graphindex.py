@@ -146,12 +146,17 @@ _RELATION_ENDS = {
 }  # of two predicates stating one link, the first names it
 _RELATION_VALUES = "VALUES ?p { " + " ".join(f"<{p}>" for p in RELATIONS) + " }"
 
-# A node's links, by index look-ups only (the kinds and labels of the other ends are asked apart: nodes_of).
+# A node's links, by index look-ups only (the kinds and labels of the other ends are asked apart: nodes_of). The
+# patterns are inside an OPTIONAL: Oxigraph then looks each node up; joined with the nodes' VALUES directly, they
+# are evaluated over every triple first (24 s for 200 measures at 100k measures, 90 ms this way).
 _ADJACENCY = """
 SELECT DISTINCT ?s ?o ?p ?out WHERE {
   VALUES_HERE
-  { ?s ?p ?o . BIND(true AS ?out) } UNION { ?o ?p ?s . BIND(false AS ?out) }
-  FILTER(isIRI(?o) && ?o != ?s)
+  OPTIONAL {
+    { ?s ?p ?o . BIND(true AS ?out) } UNION { ?o ?p ?s . BIND(false AS ?out) }
+    FILTER(isIRI(?o) && ?o != ?s)
+  }
+  FILTER(BOUND(?o))
 }"""
 
 # The types and concept scheme of some IRIs, and apart (each plan's graph repeats a thing's type and label: asked
@@ -162,12 +167,16 @@ SELECT DISTINCT ?o ?type ?scheme WHERE {
   ?o a ?type .
   OPTIONAL { ?o skos:inScheme ?scheme }
 }"""
+# The label pattern is inside an OPTIONAL, like _ADJACENCY's (5 s for 500 IRIs at 100k measures, 40 ms this way).
 _LABELS = """
 SELECT DISTINCT ?o ?o_lp ?o_l WHERE {
   VALUES_HERE
-  VALUES ?o_lp { skos:prefLabel dcterms:title rdfs:label }
-  ?o ?o_lp ?o_l .
-  FILTER(lang(?o_l) = "" || langMatches(lang(?o_l), "zh-Hant"))
+  OPTIONAL {
+    VALUES ?o_lp { skos:prefLabel dcterms:title rdfs:label }
+    ?o ?o_lp ?o_l .
+    FILTER(lang(?o_l) = "" || langMatches(lang(?o_l), "zh-Hant"))
+  }
+  FILTER(BOUND(?o_l))
 }"""
 
 # The stated links of some nodes to other nodes, for path finding: no labels, no kinds (the nodes of the view are
@@ -176,8 +185,11 @@ _NODE_PATHS = "plan|org|measure|system|law|programme|practice|framework"
 _LINKS = f"""
 SELECT DISTINCT ?s ?o WHERE {{
   VALUES_HERE
-  {{ ?s ?p ?o }} UNION {{ ?o ?p ?s }}
-  FILTER(isIRI(?o) && ?o != ?s && REGEX(STR(?o), "^{ID}({_NODE_PATHS})/"))
+  OPTIONAL {{
+    {{ ?s ?p ?o }} UNION {{ ?o ?p ?s }}
+    FILTER(isIRI(?o) && ?o != ?s && REGEX(STR(?o), "^{ID}({_NODE_PATHS})/"))
+  }}
+  FILTER(BOUND(?o))
 }}"""
 
 _DERIVED = {
