@@ -439,3 +439,18 @@ def test_the_unit_facet_names_each_unit_with_its_agency(client, app):
     for e in entries:
         u = listed[e["value"]]
         assert e["label"] == f"{u['name']}（{u['agency']}）"
+
+
+def test_a_facet_lists_the_values_with_most_matches_and_says_how_many_it_leaves_out(client, monkeypatch):
+    every = api(client, q="服務")["facets"]["unit"]  # the sample plans' units are fewer than FACET_VALUES_MAX
+    assert len(every) > 8
+    monkeypatch.setattr("webui.views.search.FACET_VALUES_MAX", 5)
+    data = api(client, q="服務")
+    shown = data["facets"]["unit"]
+    assert len(shown) == 5 and data["facets_omitted"]["unit"] == len(every) - 5
+    assert sorted(e["count"] for e in shown) == sorted(e["count"] for e in every)[-5:]  # the most matches
+    assert "agency" not in data["facets_omitted"] or len(data["facets"]["agency"]) == 5
+    chosen = every[-1]["value"]  # one of the fewest matches: listed once chosen, first
+    narrowed = api(client, q="服務", unit=chosen)["facets"]["unit"]
+    assert narrowed[0]["value"] == chosen and narrowed[0]["selected"]
+    assert f"另有 {len(every) - 5} 項符合筆數較少，未列出" in html(client, q="服務")

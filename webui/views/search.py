@@ -43,6 +43,7 @@ DEFAULT_K = 20  # results on a page (the parameter top_k)
 PAGE_SIZES = (10, 20, 50, 100)
 MAX_PAGE = 10_000
 SIMILAR_INLINE = 3
+FACET_VALUES_MAX = 100  # values a facet lists, most matches first (webui.views.search._facets)
 CSV_MAX_ROWS = 5000  # the CSV holds every match up to this many; the page says so when there are more
 EXPANSIONS_SHOWN = 8  # synonyms named on the expansion line; the rest are counted
 PAGER_SPREAD = 2  # page numbers shown on each side of the current one
@@ -125,23 +126,34 @@ def _label(state: KGState, facet: str, value: str, units: dict[str, dict] | None
     return value
 
 
-def _facets(state: KGState, counts: dict[str, dict[str, int]], filters: dict[str, list]) -> dict[str, list[dict]]:
+def _facets(
+    state: KGState, counts: dict[str, dict[str, int]], filters: dict[str, list]
+) -> tuple[dict[str, list[dict]], dict[str, int]]:
     """Per facet, its values with the number of matches having each (over all matches, each facet counted with
-    the *other* facets' filters, so a second agency can be added as easily as one chosen); chosen values first."""
+    the *other* facets' filters, so a second agency can be added as easily as one chosen); chosen values first.
+
+    A facet lists its FACET_VALUES_MAX values with the most matches (and every chosen one): a common word matches
+    measures of thousands of units, which no list helps to choose from, and naming them all would take the page
+    longer than the search. The second dict says how many values each facet leaves out."""
     out: dict[str, list[dict]] = {}
+    omitted: dict[str, int] = {}
     for facet in FACETS:
         values = dict(counts.get(facet, {}))
         selected = [str(v) for v in filters.get(facet, [])]
         for v in selected:
             values.setdefault(v, 0)
-        units = state.units.some(list(values)) if facet == "unit" else {}
+        ranked = sorted(values, key=lambda v: (v not in selected, -values[v], v))
+        shown = ranked[: max(FACET_VALUES_MAX, len(selected))]
+        if len(ranked) > len(shown):
+            omitted[facet] = len(ranked) - len(shown)
+        units = state.units.some(shown) if facet == "unit" else {}
         entries = [
-            {"value": v, "label": _label(state, facet, v, units), "count": n, "selected": v in selected}
-            for v, n in values.items()
+            {"value": v, "label": _label(state, facet, v, units), "count": values[v], "selected": v in selected}
+            for v in shown
         ]
         entries.sort(key=lambda e: (not e["selected"], -e["count"], e["label"]))
         out[facet] = entries
-    return out
+    return out, omitted
 
 
 def _result(state: KGState, hit: dict) -> dict:
@@ -181,6 +193,7 @@ def _search_data(state: KGState, p: SearchParams) -> dict:
     """What the page shows and /api/search returns: the true total, this page of it, the facets over all of it."""
     found = _run(state, p) if p.query else {}
     total = found.get("total", 0)
+    facets, omitted = _facets(state, found.get("facets", {}), p.filters) if p.query else ({}, {})
     return {
         "query": p.query,
         "mode": p.mode,
@@ -193,7 +206,8 @@ def _search_data(state: KGState, p: SearchParams) -> dict:
         "top_k": p.size,
         "filters": {f: v for f, v in p.filters.items() if v},
         "results": [_result(state, h) for h in found.get("results", [])],
-        "facets": _facets(state, found.get("facets", {}), p.filters) if p.query else {},
+        "facets": facets,
+        "facets_omitted": omitted,
         "expansions": found.get("expansions", []),
         "required": found.get("required", []),
         "excluded": found.get("excluded", []),
