@@ -207,7 +207,10 @@ class IndexStep:
         }
         (out / BUILD_FILE).write_text(json.dumps(dict(stats, how=self.outcome.how)), "utf-8")
         plain = scheme.to_dict()
-        (out / PRACTICES_FILE).write_text(json.dumps(plain, ensure_ascii=False, indent=1, sort_keys=True), "utf-8")
+        # Compact: with an indent the json module encodes in Python (2 s for the membership of 100k measures)
+        (out / PRACTICES_FILE).write_text(
+            json.dumps(plain, ensure_ascii=False, separators=(",", ":"), sort_keys=True), "utf-8"
+        )
         (out / SCHEME_FILE).write_text(json.dumps(raw.to_dict(), ensure_ascii=False, sort_keys=True), "utf-8")
         types = [
             {k: t[k] for k in ("id", "label", "alt_labels", "source")} | {"size": len(t["members"])}
