@@ -539,10 +539,12 @@ class Bench:
                 status, body, wall = get(url, headers={"Accept": "application/sparql-results+json"})
                 times.append(wall)
             note = f"HTTP {status}" if status != 200 else f"{len(json.loads(body)['results']['bindings'])} rows"
+            # The server keeps a build's answers: the first run evaluates the query, the others are answered from it.
             self.table.add(
-                f"/sparql '{name}' ({note}, median of {ENDPOINT_RUNS})",
-                secs(statistics.median(times)),
+                f"/sparql '{name}' ({note}, first run)",
+                secs(times[0]),
                 secs(TARGET["sparql"]),
+                f"asked again (answer kept): {secs(statistics.median(times[1:]))}, median of {ENDPOINT_RUNS - 1}",
             )
 
     # ---------------------------------------------------------------- pages
