@@ -39,13 +39,14 @@ class BM25:
 
     def fit(self, docs: Iterable[str]) -> BM25:
         """Index documents; row i of every score vector is docs[i]."""
-        return self.fit_counts([term_counts(d) for d in docs])
+        return self.fit_counts(term_counts(d) for d in docs)
 
-    def fit_counts(self, counts: Sequence[Counter[str]]) -> BM25:
+    def fit_counts(self, counts: Iterable[Counter[str]]) -> BM25:
+        """The index of these documents' term counts, read once: a generator of them is never held whole (at 100k
+        measures their Counters took about 1 GB)."""
         ids: dict[str, int] = {}
-        keys, rows, tfs = _entries(counts, ids, 0)
+        keys, rows, tfs, lengths = _entries(counts, ids, 0)
         terms = Strings.pack(list(ids), lookup=True)
-        lengths = np.asarray([sum(c.values()) for c in counts], dtype=np.float32)
         self._set(terms, Postings.from_pairs(keys, rows, len(ids), tfs), lengths)
         return self
 
@@ -56,13 +57,13 @@ class BM25:
         counts) at rows new_rows; kept_rows[j] is the old row of new row j, or -1 for the new documents."""
         terms = list(self.terms)
         ids = {t: i for i, t in enumerate(terms)}
-        keys, rows, tfs = _entries(counts, ids, 0)
+        keys, rows, tfs, new_lengths = _entries(counts, ids, 0)
         rows = np.asarray(new_rows, dtype=np.int64)[np.asarray(rows, dtype=np.int64)]
         n = len(kept_rows)
         lengths = np.zeros(n, dtype=np.float32)
         kept = kept_rows >= 0
         lengths[kept] = np.asarray(self._lengths)[kept_rows[kept]]
-        lengths[new_rows] = np.asarray([sum(c.values()) for c in counts], dtype=np.float32)
+        lengths[new_rows] = new_lengths
         out = BM25(self.k1, self.b)
         new_terms = Strings.pack(list(ids), lookup=True) if len(ids) > len(terms) else self.terms
         out._set(new_terms, self.postings.patched(row_map, len(ids), keys, rows, tfs), lengths)
@@ -139,15 +140,18 @@ class BM25:
         return out
 
 
-def _entries(counts: Sequence[Counter[str]], ids: dict[str, int], first_row: int):
-    """(term id, row, frequency) of every term of every document, term ids taken from (and added to) ids."""
-    keys, rows, tfs = array("q"), array("q"), array("f")
+def _entries(counts: Iterable[Counter[str]], ids: dict[str, int], first_row: int):
+    """(term id, row, frequency) of every term of every document, term ids taken from (and added to) ids, and each
+    document's length (its number of terms); the counts are read once."""
+    keys, rows, tfs, lengths = array("q"), array("q"), array("f"), array("f")
     for row, c in enumerate(counts, first_row):
         keys.extend(ids.setdefault(t, len(ids)) for t in c)
         rows.extend([row] * len(c))
         tfs.extend(c.values())
+        lengths.append(sum(c.values()))
     return (
         np.frombuffer(keys, dtype=np.int64) if keys else np.zeros(0, np.int64),
         np.frombuffer(rows, dtype=np.int64) if rows else np.zeros(0, np.int64),
         np.frombuffer(tfs, dtype=np.float32) if tfs else np.zeros(0, np.float32),
+        np.frombuffer(lengths, dtype=np.float32) if lengths else np.zeros(0, np.float32),
     )

@@ -223,7 +223,7 @@ class SearchIndex:
         self._practice_column = None
 
     def _postings_of(self, ms: Sequence[dict]) -> None:
-        self._bm25 = BM25().fit_counts([term_counts(lexical_text(m)) for m in ms])
+        self._bm25 = BM25().fit_counts(term_counts(lexical_text(m)) for m in ms)
         self._literal = LiteralIndex(literal_text(m) for m in ms)
 
     def _patch_postings(self, previous: SearchIndex, kept: np.ndarray, ms: Sequence[dict]) -> None:
