@@ -14,7 +14,19 @@ SINGLE = ("agency", "year", "framework_item")
 MULTI = {"unit": "units", "system": "systems"}
 
 
-class SingleColumn:
+class _Column:
+    """What both kinds of column share: their values' string table, listed (for counts by name) when first asked."""
+
+    values: Strings
+    _labels: list[str] | None
+
+    def labels(self) -> list[str]:
+        if self._labels is None:
+            self._labels = list(self.values)
+        return self._labels
+
+
+class SingleColumn(_Column):
     """One value per row (code -1: none), values in a string table."""
 
     def __init__(self, values: Strings, codes: np.ndarray) -> None:
@@ -36,11 +48,6 @@ class SingleColumn:
         n = np.bincount(c[c >= 0], minlength=len(self.values))
         return _named(self.labels(), n)
 
-    def labels(self) -> list[str]:
-        if self._labels is None:
-            self._labels = list(self.values)
-        return self._labels
-
     def save(self, directory: Path, name: str) -> None:
         self.values.save(directory, f"facet.{name}.values")
         save_array(directory, f"facet.{name}.codes", self.codes)
@@ -53,7 +60,7 @@ class SingleColumn:
         )
 
 
-class MultiColumn:
+class MultiColumn(_Column):
     """Several values per row (ids), counted by id; filters answer to ids and to names (keys → rows)."""
 
     def __init__(self, values: Strings, per_row: Postings, keys: Strings, by_key: Postings) -> None:
@@ -100,11 +107,6 @@ class MultiColumn:
             self._rep = np.repeat(np.arange(len(self.per_row), dtype=np.int64), self.per_row.sizes())
         chosen = np.asarray(self.per_row.rows)[sel[self._rep]]
         return _named(self.labels(), np.bincount(chosen, minlength=len(self.values)))
-
-    def labels(self) -> list[str]:
-        if self._labels is None:
-            self._labels = list(self.values)
-        return self._labels
 
     def save(self, directory: Path, name: str) -> None:
         self.values.save(directory, f"facet.{name}.values")
