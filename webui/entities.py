@@ -60,14 +60,19 @@ MEASURES_OF = {
 }
 
 
+def _of_thing(kind: str, key: str, agency: str | None) -> tuple[dict[str, object], str]:
+    """The bindings naming one thing (?x) and, when an agency is given, the pattern keeping its plans only."""
+    bindings: dict[str, object] = {"x": iri(entity_iri(kind, key))}
+    if not agency:
+        return bindings, ""
+    bindings["only"] = iri(entity_iri("agency", agency))
+    return bindings, "?plan sp:agency ?only ."
+
+
 def measure_order(store: Store, kind: str, key: str, agency: str | None = None) -> list[tuple[str, str, int]]:
     """(plan IRI, measure id, ordinal) of every measure of one unit / system / law / agency / practice type /
     framework item: index look-ups only; the caller orders them by its plans (webui.views.browse)."""
-    bindings: dict[str, object] = {"x": iri(entity_iri(kind, key))}
-    narrow = ""
-    if agency:
-        bindings["only"] = iri(entity_iri("agency", agency))
-        narrow = "?plan sp:agency ?only ."
+    bindings, narrow = _of_thing(kind, key, agency)
     rows = store.select(
         f"""SELECT DISTINCT ?plan ?id ?o WHERE {{
   {MEASURES_OF[kind]} ?plan sp:measure ?m . {narrow}
@@ -79,11 +84,7 @@ def measure_order(store: Store, kind: str, key: str, agency: str | None = None) 
 
 
 def measure_count(store: Store, kind: str, key: str, agency: str | None = None) -> int:
-    bindings: dict[str, object] = {"x": iri(entity_iri(kind, key))}
-    narrow = ""
-    if agency:
-        bindings["only"] = iri(entity_iri("agency", agency))
-        narrow = "?plan sp:agency ?only ."
+    bindings, narrow = _of_thing(kind, key, agency)
     rows = store.select(
         f"SELECT (COUNT(DISTINCT ?m) AS ?n) WHERE {{ {MEASURES_OF[kind]} ?plan a sp:Plan ; sp:measure ?m . {narrow} }}",
         bindings,
