@@ -73,6 +73,21 @@ def measure_ids(state: KGState, kind: str, key: str, agency: str | None = None) 
     return state.cache.get(("measure_ids", kind, key, agency), build)
 
 
+def _counted_page(state: KGState, kind: str, key: str, lists: dict[str, str]) -> tuple[dict, list, dict]:
+    """A unit's or system's page data that SPARQL counts (kept for the build): its number of measures and, under
+    each name of `lists`, what its measures are counted by (entities.counted); and the page of its measures shown."""
+
+    def counts() -> dict:
+        out: dict = {"measure_count": entities.measure_count(state.store, kind, key)}
+        for name, what in lists.items():
+            out[name] = entities.counted(state.store, kind, key, what)
+        return out
+
+    c = _cached(state, (kind, key), counts)
+    ids, page = _measures_page(state, kind, key, c["measure_count"])
+    return c, ids, page
+
+
 def _measures_page(state: KGState, kind: str, key: str, total: int, agency: str | None = None) -> tuple[list, dict]:
     """One page of a thing's measures (ids, plan order) and the pager's facts."""
     p = page_of(measure_ids(state, kind, key, agency), measures_size())
@@ -291,15 +306,7 @@ def unit(uid: str) -> ResponseReturnValue:
     state = get_state()
     u = lookup(state.units, uid, "單位")
 
-    def counts() -> dict:
-        return {
-            "measure_count": entities.measure_count(state.store, "unit", uid),
-            "systems": entities.counted(state.store, "unit", uid, "system"),
-            "practice_types": entities.counted(state.store, "unit", uid, "practice"),
-        }
-
-    c = _cached(state, ("unit", uid), counts)
-    ids, page = _measures_page(state, "unit", uid, c["measure_count"])
+    c, ids, page = _counted_page(state, "unit", uid, {"systems": "system", "practice_types": "practice"})
     return respond(
         "unit.html",
         {
@@ -337,15 +344,7 @@ def system(sid: str) -> ResponseReturnValue:
     state = get_state()
     s = lookup(state.systems, sid, "系統")
 
-    def counts() -> dict:
-        return {
-            "measure_count": entities.measure_count(state.store, "system", sid),
-            "agencies": entities.counted(state.store, "system", sid, "agency"),
-            "units": entities.counted(state.store, "system", sid, "unit"),
-        }
-
-    c = _cached(state, ("system", sid), counts)
-    ids, page = _measures_page(state, "system", sid, c["measure_count"])
+    c, ids, page = _counted_page(state, "system", sid, {"agencies": "agency", "units": "unit"})
     return respond(
         "system.html",
         {
