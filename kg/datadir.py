@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from kg import recordfiles
 from kg.errors import PlanError
 
 MARKER = ".spkg-data-dir"
@@ -209,7 +210,7 @@ class DataDir:
             if not d.records_dir.is_dir():
                 return []
             try:
-                return [json.loads(p.read_text("utf-8")) for p in sorted(d.records_dir.glob("*.json"))]
+                return recordfiles.read_all(d.records_dir)
             except FileNotFoundError:  # the generation was pruned while read (two builds meanwhile): read the new one
                 if self._pinned or attempt == 2:
                     raise

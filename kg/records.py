@@ -1,7 +1,7 @@
 """Turn a parsed plan into plain records: the plan, its headings and one record per measure (the jsonl contract).
 
-The records are JSON (kept in DATA_DIR/records/) and typed here, so the graph, the index and the web UI read
-the same keys: a misspelt key is a type error where it is written.
+The records are JSON (kept compressed in a generation's records/, see kg.recordfiles) and typed here, so the graph,
+the index and the web UI read the same keys: a misspelt key is a type error where it is written.
 """
 
 from __future__ import annotations

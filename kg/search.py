@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kg import recordfiles
 from kg.errors import PlanError
 from kg.records import export_record
 
@@ -249,7 +250,7 @@ def _kept_measures(work: Path, previous: Path | None, measures: list[dict]) -> s
     for entry in os.scandir(work / RECORDS_DIR):
         with suppress(OSError):
             if os.path.samefile(entry.path, previous / RECORDS_DIR / entry.name):
-                plans.add(entry.name.removesuffix(".json"))
+                plans.add(recordfiles.plan_id(Path(entry.path)))
     return {m["id"] for m in measures if m.get("plan_id") in plans}
 
 

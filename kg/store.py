@@ -21,6 +21,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Dataset, Graph, URIRef
 
+from kg import recordfiles
 from kg.aggregates import write_counts
 from kg.datadir import (
     CATALOGUE,
@@ -351,11 +352,6 @@ STORE_INFO = "store.json"
 GRAPH_FORMAT = 2  # raised whenever kg.graph writes a plan's triples differently
 
 
-def record_text(rec: dict) -> str:
-    """A plan record as stored in records/: compact JSON, keys sorted (the same record always gives the same bytes)."""
-    return json.dumps(rec, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
 def _graph_nt(g: Graph | bytes | str) -> bytes:
     """A graph as N-Triples bytes: an rdflib Graph is serialised, N-Triples text is taken as it is."""
     if isinstance(g, bytes):
@@ -556,11 +552,11 @@ def _publish(
     staged.mkdir()
     same = {k for k, rec in records.items() if before.get(k) == rec}
     for key, rec in sorted(records.items()):
-        old = previous.records_dir / f"{key}.json"
+        old = recordfiles.path(previous.records_dir, key)
         if key in same and old.is_file():
-            _keep_original(old, staged / f"{key}.json")
+            _keep_original(old, recordfiles.path(staged, key))
         else:
-            (staged / f"{key}.json").write_text(record_text(rec), "utf-8")
+            recordfiles.write(staged, key, rec)
     kept = work / "originals"
     kept.mkdir()
     for rec in records.values():  # the original of every plan kept, new ones from this build

@@ -20,7 +20,6 @@ previous state kept. Nothing here is shared between apps or kept in module globa
 from __future__ import annotations
 
 import io
-import json
 import logging
 import math
 import os
@@ -37,6 +36,7 @@ from flask import Flask, current_app, g, has_request_context
 from rdflib import Literal, URIRef
 from rdflib.namespace import SKOS
 
+from kg import recordfiles
 from kg.datadir import DataDir, hold_generation
 from kg.errors import PlanError
 from kg.search import Search, SearchConfig, SearchConfigError
@@ -128,17 +128,18 @@ class Table(Mapping[str, dict]):
 
 
 class PlanTable(Mapping[str, dict]):
-    """The plan records of one generation (records/<id>.json), read when a page asks for one; the ids are the file
+    """The plan records of one generation (kg.recordfiles), read when a page asks for one; the ids are the file
     names listed at start, so a request's text never becomes a path."""
 
     def __init__(self, folder: Path, size: int = 256) -> None:
         self.folder = folder
-        self._ids = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+        self._files = recordfiles.files(folder)
+        self._ids = list(self._files)
         self._known = frozenset(self._ids)
         self._recent = LRU(size)
 
     def _read(self, pid: str) -> dict:
-        rec = json.loads((self.folder / f"{pid}.json").read_text("utf-8"))
+        rec = recordfiles.read(self._files[pid])
         return dict(rec, measure_ids=[m["id"] for m in rec["measures"]])
 
     def __getitem__(self, key: str) -> dict:

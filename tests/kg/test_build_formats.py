@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
+from kg import recordfiles
 from kg.cli import main
 from kg.datadir import DataDir
 
@@ -43,9 +43,7 @@ def test_a_folder_of_mixed_formats_builds_with_what_each_was_read_as(capsys, tmp
     assert "5 file(s) ingested" in out
     # Warnings name the file and the place: here measures without units in the Word file's table.
     assert "warning: 違建大隊.docx, table 0, row 7, col 2: no unit for the measure" in err
-    records = {
-        r["file"]: r for r in (json.loads(p.read_text("utf-8")) for p in DataDir(data).records_dir.glob("*.json"))
-    }
+    records = {r["file"]: r for r in recordfiles.read_all(DataDir(data).records_dir)}
     assert records["航空站.txt"]["year"] is None and records["航空站.txt"]["agency"]["name"].endswith("航空站")
     # The originals are kept, byte for byte, under the name the record gives.
     for name, rec in records.items():
@@ -85,7 +83,7 @@ def test_a_scan_is_read_by_ocr_and_the_build_says_so(capsys, tmp_path):
     code, out, err = run(capsys, "build", "--no-index", str(scan), "--data-dir", str(tmp_path / "d"))
     assert code == 0, err
     assert "004_eaa8df098b30e4bb.scan.pdf:" in out and "text from OCR (tesseract chi_tra): check it" in out
-    rec = json.loads(next(DataDir(tmp_path / "d").records_dir.glob("*.json")).read_text("utf-8"))
+    (rec,) = recordfiles.read_all(DataDir(tmp_path / "d").records_dir)
     assert rec["ocr"] is True and rec["format"] == "pdf" and len(rec["measures"]) >= 54
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kg import aggregates
+from kg import aggregates, recordfiles
 from kg.datadir import DataDir
 from kg.search import PRACTICES_FILE, build_index_into
 from kg.store import build
@@ -85,7 +85,7 @@ def test_a_one_plan_update_saves_the_counts_again(tmp_path):
     assert sum(both["measures_by_agency"].values()) > sum(one["measures_by_agency"].values())
     folder = DataDir(data).current()
     assert folder is not None
-    records = [json.loads(p.read_text("utf-8")) for p in sorted((folder / "records").glob("*.json"))]
+    records = recordfiles.read_all(folder / "records")
     membership = json.loads((folder / "index" / PRACTICES_FILE).read_text("utf-8"))["membership"]
     plan_of = {m["id"]: r["agency"]["id"] for r in records for m in r["measures"]}
     cells: dict[str, Counter] = {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from kg import recordfiles
 from kg.read.doc import find_libreoffice
 from kg.search import build_index_into
 from kg.store import DataDir, build
@@ -199,11 +199,11 @@ def test_ocr_plan_shows_the_notice(formats_dir, tmp_path):
     """A plan read by OCR (here the PDF plan's record marked so) tells the planner to check the original."""
     copy = tmp_path / "kg-data"
     shutil.copytree(formats_dir, copy)
-    for p in DataDir(copy).records_dir.glob("*.json"):
-        rec = json.loads(p.read_text("utf-8"))
+    folder = DataDir(copy).records_dir
+    for rec in recordfiles.read_all(folder):
         if rec["format"] == "pdf":
             rec["ocr"] = True
-            p.write_text(json.dumps(rec, ensure_ascii=False), "utf-8")
+            recordfiles.write(folder, rec["id"], rec)
             pid, mid = rec["id"], rec["measures"][0]["id"]
     client = create_app({"DATA_DIR": str(copy)}).test_client()
     notice = "本計畫文字由光學辨識（OCR）取得，請與原檔核對"
@@ -295,7 +295,9 @@ def test_unknown_or_path_like_names_are_404(c, path):
 
 
 def test_files_of_the_data_dir_that_are_not_originals_are_404(c, formats_dir):
-    for p in DataDir(formats_dir).records_dir.glob("*.json"):
+    files = recordfiles.files(DataDir(formats_dir).records_dir).values()
+    assert files
+    for p in files:
         assert c.get(f"/original/{p.name}").status_code == 404
 
 
@@ -303,12 +305,11 @@ def test_a_record_naming_a_path_is_not_served(formats_dir, tmp_path):
     """Records are data too: an original that names anything but a plain file in originals/ is never opened."""
     copy = tmp_path / "kg-data"
     shutil.copytree(formats_dir, copy)
-    rec_path = next(
-        p for p in DataDir(copy).records_dir.glob("*.json") if json.loads(p.read_text("utf-8"))["format"] == "pdf"
-    )
-    rec = json.loads(rec_path.read_text("utf-8"))
+    folder = DataDir(copy).records_dir
+    rec = next(r for r in recordfiles.read_all(folder) if r["format"] == "pdf")
+    rec_path = recordfiles.path(folder, rec["id"])
     rec["original"] = f"../records/{rec_path.name}"
-    rec_path.write_text(json.dumps(rec, ensure_ascii=False), "utf-8")
+    recordfiles.write(folder, rec["id"], rec)
     client = create_app({"DATA_DIR": str(copy)}).test_client()
     assert client.get(f"/original/..%2Frecords%2F{rec_path.name}").status_code == 404
     body = _html(client.get(f"/plan/{rec['id']}"))

@@ -744,7 +744,7 @@ def test_cli_build_names_each_hostile_file_and_builds_the_good_one(tmp_path):
     for bad in ("bomb.docx", "laughs.odt", "essay.txt"):
         assert f"error: {bad}:" in done.stderr
     assert re.search(rf"^{re.escape(good.name)}: \d+ measures", done.stdout, re.M), done.stdout
-    assert len({p.name for p in data.rglob("records/*.json")}) == 1  # wherever the layout keeps its records
+    assert len({p.name for p in data.rglob("records/*.json.gz")}) == 1  # wherever the layout keeps its records
 
     # A hostile file on its own builds nothing and leaves the data dir as it was.
     before = _tree(data)
