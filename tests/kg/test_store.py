@@ -129,26 +129,3 @@ def test_provenance_points_at_the_source_lines(graph_dir):
     )
     assert (start.toPython(), end.toPython()) == (62, 64)
     assert "透過民眾經常詢問的案件" in quote and "常見問題集 (FAQ)" in quote
-
-
-def test_a_store_loaded_in_several_batches_holds_the_same_graph(tmp_path, graph_dir, monkeypatch):
-    """The bulk loader is given the plans in batches of about BULK_BATCH_BYTES (its memory grows with one call's
-    input); batches of a few kB, one or two plans each, give the same store as one call."""
-    import kg.store as store_module
-
-    calls = []
-    real = store_module.ox.Store.bulk_load
-
-    def counted(self, data, fmt, *args, **kwargs):
-        if fmt == store_module.ox.RdfFormat.N_QUADS:  # the plans' graphs (the fixed graphs go as N-Triples)
-            calls.append(len(data))
-        return real(self, data, fmt, *args, **kwargs)
-
-    monkeypatch.setattr(store_module, "BULK_BATCH_BYTES", 4096)
-    monkeypatch.setattr(store_module.ox.Store, "bulk_load", counted)
-    build(bundled_plans(), tmp_path / "batched")
-    assert len(calls) >= 3  # the five plans did not go in one call
-    a, b = io.StringIO(), io.StringIO()
-    export(str(graph_dir), "nt", a)
-    export(str(tmp_path / "batched"), "nt", b)
-    assert a.getvalue() == b.getvalue()
