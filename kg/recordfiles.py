@@ -62,14 +62,6 @@ def files(folder: Path) -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-def find(folder: Path, pid: str) -> Path | None:
-    """The record file of a plan in a folder, compressed or plain (None: there is none)."""
-    for p in (path(folder, pid), folder / f"{pid}{PLAIN_SUFFIX}"):
-        if p.is_file():
-            return p
-    return None
-
-
 def read(file: Path) -> dict:
     """The record in a file; a damaged one raises RecordFileError naming it (FileNotFoundError passes through)."""
     data = file.read_bytes()

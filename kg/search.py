@@ -247,10 +247,10 @@ def _kept_measures(work: Path, previous: Path | None, measures: list[dict]) -> s
     if previous is None or read_manifest(previous / INDEX_DIR).get("generation") != previous.name:
         return set()
     plans = set()
-    for entry in os.scandir(work / RECORDS_DIR):
+    for pid, path in recordfiles.files(work / RECORDS_DIR).items():
         with suppress(OSError):
-            if os.path.samefile(entry.path, previous / RECORDS_DIR / entry.name):
-                plans.add(recordfiles.plan_id(Path(entry.path)))
+            if os.path.samefile(path, previous / RECORDS_DIR / path.name):
+                plans.add(pid)
     return {m["id"] for m in measures if m.get("plan_id") in plans}
 
 

@@ -132,10 +132,7 @@ class PlanTable(Mapping[str, dict]):
     names listed at start, so a request's text never becomes a path."""
 
     def __init__(self, folder: Path, size: int = 256) -> None:
-        self.folder = folder
-        self._files = recordfiles.files(folder)
-        self._ids = list(self._files)
-        self._known = frozenset(self._ids)
+        self._files = recordfiles.files(folder)  # by plan id, in id order
         self._recent = LRU(size)
 
     def _read(self, pid: str) -> dict:
@@ -143,18 +140,18 @@ class PlanTable(Mapping[str, dict]):
         return dict(rec, measure_ids=[m["id"] for m in rec["measures"]])
 
     def __getitem__(self, key: str) -> dict:
-        if key not in self._known:
+        if key not in self._files:
             raise KeyError(key)
         return self._recent.get(key, lambda: self._read(key))
 
     def __contains__(self, key: object) -> bool:
-        return key in self._known
+        return key in self._files
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._ids)
+        return iter(self._files)
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._files)
 
 
 class MeasureTable(Mapping[str, dict]):

@@ -32,8 +32,7 @@ def test_a_plain_record_of_an_older_generation_is_read_and_listed(tmp_path):
     (tmp_path / "notes.txt").write_text("x", "utf-8")
     assert list(recordfiles.files(tmp_path)) == ["new1", "old1"]
     assert [r["id"] for r in recordfiles.read_all(tmp_path)] == ["new1", "old1"]
-    assert recordfiles.find(tmp_path, "old1") == tmp_path / "old1.json"
-    assert recordfiles.find(tmp_path, "gone") is None
+    assert recordfiles.files(tmp_path)["old1"] == tmp_path / "old1.json"
 
 
 @pytest.mark.parametrize(
