@@ -9,9 +9,10 @@ queries (tests/data/dev-queries.json) are never used here, so bench.eval_search 
 
 The floor is the highest probability any nonsense query gives any measure, plus a margin: a query about nothing the
 plans do must find nothing. A query whose best measure reaches the floor then matches every measure whose
-probability is at least KEEP_PROBABILITY (one in twenty). The output also gives a 4-fold cross-validation over
-queries (nDCG@10 with and without the floor, and how many held-out nonsense queries match nothing), so neither is
-only measured where it was fitted.
+probability is at least KEEP_PROBABILITY (one in twenty). Hybrid search also answers a query on its meaning alone
+(index.relevance): its meaning floor is the dense floor plus MEANING_MARGIN. The output also gives a 4-fold
+cross-validation over queries (nDCG@10 with and without the floor, and how many held-out nonsense queries match
+nothing), so neither is only measured where it was fitted.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ LEXICAL_ID = "*"  # lexical scores need no encoder: one calibration serves them 
 # twenty: a planner looking for other agencies' practices would rather skim a weak one than miss a true one.
 KEEP_PROBABILITY = 0.05
 FLOOR_MARGIN = 0.02  # above the most relevant-looking nonsense query: unseen nonsense may look a little better
+# Hybrid search answers a query on meaning alone (no word in common with any measure) when the dense model's
+# probability clears the dense floor by this much more: with no word to go on, the margin over nonsense is wider.
+MEANING_MARGIN = 0.02
 
 
 def pairs(index: SearchIndex, queries: list[dict], nonsense: list[str], mode: str):
@@ -67,24 +71,32 @@ def _prob(x: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
     return 1 / (1 + np.exp(-np.clip(x @ w + b, -40, 40)))
 
 
-def cross_validate(data, folds: int = 4) -> tuple[float, float, float]:
+def cross_validate(data, meaning=None, folds: int = 4) -> tuple[float, float, float]:
     """Each query scored by a model fitted without it (round-robin folds): mean nDCG@10 of the judged queries
-    without and with the floor, and the share of nonsense queries matching nothing."""
+    without and with the floor, and the share of nonsense queries matching nothing. meaning: the same queries'
+    dense data, for hybrid search's answer on meaning alone (its model and floor fitted on the same folds)."""
     plain, floored, empty = [], [], []
     for k in range(folds):
         train = [d for i, d in enumerate(data) if i % folds != k]
         w, b, floor, keep = fit(train)
+        if meaning is not None:
+            wd, bd, floor_d, keep_d = fit([d for i, d in enumerate(meaning) if i % folds != k])
         for i, (x, g, _) in enumerate(data):
             if i % folds != k:
                 continue
             p = _prob(x, w, b)
+            answered, kept = p.max() >= floor, p >= keep
+            if meaning is not None:
+                pd = _prob(meaning[i][0], wd, bd)
+                answered = answered or pd.max() >= floor_d + MEANING_MARGIN
+                kept = kept | (pd >= keep_d)
             if not g.any():
-                empty.append(float(not (p >= floor).any()))
+                empty.append(float(not answered))
                 continue
             order = np.argsort(-p, kind="stable")
             plain.append(_ndcg(g[order[:10]], g))
-            kept = order[p[order] >= keep] if p.max() >= floor else order[:0]
-            floored.append(_ndcg(g[kept[:10]], g))
+            shown = order[kept[order]] if answered else order[:0]
+            floored.append(_ndcg(g[shown[:10]], g))
     return statistics.mean(plain), statistics.mean(floored), statistics.mean(empty)
 
 
@@ -108,19 +120,25 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.encoder or ENCODERS:
         encoder = get_encoder(name)
         index = SearchIndex.build(measures, encoder)
-        for mode in ("hybrid", "dense", "lexical"):
+        dense_data, dense_floor = None, None
+        for mode in ("dense", "hybrid", "lexical"):
             if mode == "lexical" and lexical_done:
                 continue
             data = pairs(index, queries, nonsense, mode)
             w, b, floor, keep = fit(data)
-            cv_plain, cv_floor, cv_empty = cross_validate(data)
+            meaning = dense_data if mode == "hybrid" else None
+            cv_plain, cv_floor, cv_empty = cross_validate(data, meaning)
+            if mode == "dense":
+                dense_data, dense_floor = data, floor
             model_id = LEXICAL_ID if mode == "lexical" else encoder.model_id
             weights = tuple(round(float(v), 4) for v in w)
-            cal = Calibration(model_id, mode, FEATURES[mode], weights, round(b, 4), floor, keep)
+            meaning_floor = round(dense_floor + MEANING_MARGIN, 3) if mode == "hybrid" else None
+            cal = Calibration(model_id, mode, FEATURES[mode], weights, round(b, 4), floor, keep, meaning_floor)
             kept[(model_id, mode)] = cal.to_dict()
             shown = ", ".join(f"{n} {v:+.2f}" for n, v in zip(FEATURES[mode], w, strict=True))
+            by_meaning = f", meaning floor {meaning_floor:.3f}" if meaning_floor is not None else ""
             print(
-                f"{model_id:32} {mode:8} floor {floor:.2f} keep {keep:.2f}  bias {b:+.2f}  {shown}\n"
+                f"{model_id:32} {mode:8} floor {floor:.2f} keep {keep:.2f}{by_meaning}  bias {b:+.2f}  {shown}\n"
                 f"{'':32} {'':8} 4-fold CV: nDCG@10 {cv_plain:.3f} unfloored, {cv_floor:.3f} floored; "
                 f"nonsense queries matching nothing {cv_empty:.2f}"
             )

@@ -11,6 +11,7 @@ from index.measures import read_jsonl
 REPO = Path(__file__).resolve().parents[1]
 DEV_QUERIES = REPO / "tests" / "data" / "dev-queries.json"
 OWN_QUERIES = REPO / "bench" / "data" / "queries.json"  # our own judged set, three styles, plus nonsense
+NONSENSE_HELDOUT = REPO / "bench" / "data" / "nonsense_heldout.json"  # off-topic queries no calibration sees
 PRACTICE_LABELS = REPO / "bench" / "data" / "practice_labels.json"  # hand labels, independent of the vocabulary
 
 
@@ -42,6 +43,11 @@ def load_own_queries() -> tuple[list[dict], list[str]]:
     """Our judged queries (bench/data/queries.json) and the nonsense queries nothing should match."""
     doc = json.loads(OWN_QUERIES.read_text(encoding="utf-8"))
     return doc["queries"], list(doc.get("nonsense", []))
+
+
+def load_heldout_nonsense() -> list[str]:
+    """Off-topic queries that bench.calibrate never reads, for an unseen check of the floors."""
+    return json.loads(NONSENSE_HELDOUT.read_text(encoding="utf-8"))["queries"]
 
 
 def load_practice_labels() -> list[dict]:

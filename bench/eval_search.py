@@ -1,5 +1,6 @@
 """Search quality per encoder: nDCG@10 per mode and query style on our judged set and on the dev set, how many
-nonsense queries match nothing, and similar-practice precision@5 against hand practice labels.
+nonsense queries match nothing (those the floors were set on, and a held-out set), and similar-practice
+precision@5 against hand practice labels.
 
     python -m bench.eval_search                       # the default encoder and use-onnx
     python -m bench.eval_search --encoder e5-small-q4 --encoder use-numpy
@@ -16,7 +17,13 @@ import statistics
 import time
 from collections import defaultdict
 
-from bench.corpus import load_dev_queries, load_measures, load_own_queries, load_practice_labels
+from bench.corpus import (
+    load_dev_queries,
+    load_heldout_nonsense,
+    load_measures,
+    load_own_queries,
+    load_practice_labels,
+)
 from bench.evaluation import evaluate, label_precision, unresolved
 from index.encoders import DEFAULT_ENCODER, get_encoder
 from index.search import SearchIndex
@@ -49,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     measures, source = load_measures(args.measures)
     own, nonsense = load_own_queries()
     dev = load_dev_queries()
+    heldout = load_heldout_nonsense()
     names = args.encoder or list(dict.fromkeys([DEFAULT_ENCODER, "use-onnx"]))
     print(f"corpus: {len(measures)} measures ({source})")
     for name in names:
@@ -60,7 +68,11 @@ def main(argv: list[str] | None = None) -> None:
         report(index, "ours", own)
         report(index, "dev", dev)
         empty = sum(index.query(q).total == 0 for q in nonsense)
-        print(f"nonsense queries matching nothing (hybrid): {empty} of {len(nonsense)}")
+        unseen = sum(index.query(q).total == 0 for q in heldout)
+        print(
+            f"nonsense queries matching nothing (hybrid): {empty} of {len(nonsense)} the floors were set on, "
+            f"{unseen} of {len(heldout)} held out"
+        )
         if not args.no_similar:
             labels = load_practice_labels()
             for mode in ("dense", "hybrid"):

@@ -14,6 +14,11 @@ The weights and the floor (the probability a result needs to be shown) are fitte
 queries by `python -m bench.calibrate` and stored in index/data/calibration.json. A query is answered only when its
 best measure reaches the floor (no off-topic query does); its matches are then every measure reaching a lower
 `keep` level, fitted for recall.
+
+A query in other words than the plans' (a paraphrase sharing no word with any measure) gets a low hybrid probability
+everywhere, since the hybrid model learnt that words in common are the surest evidence. So hybrid search also asks
+the dense model of the same encoder: a query is answered too when its meaning alone reaches `meaning_floor` (set a
+margin above every off-topic query's dense probability), and the measures the dense model keeps are matches as well.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class Calibration:
     bias: float
     floor: float
     keep: float | None = None  # None: the floor
+    # hybrid only: the dense model's probability at which a query is answered on meaning alone (None: words only)
+    meaning_floor: float | None = None
 
     @property
     def keep_level(self) -> float:
@@ -109,6 +116,7 @@ def load_calibrations(path: str | None = None) -> dict[tuple[str, str], Calibrat
             float(c["bias"]),
             float(c["floor"]),
             None if c.get("keep") is None else float(c["keep"]),
+            None if c.get("meaning_floor") is None else float(c["meaning_floor"]),
         )
         out[(cal.model_id, cal.mode)] = cal
     return out

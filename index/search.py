@@ -380,9 +380,10 @@ class SearchIndex:
     ) -> SearchResult:
         """Every match of a query (index.query syntax), ranked; one page of them, the total and the facets.
 
-        A measure matches when its calibrated relevance reaches the floor of the mode (index.relevance), or, when
-        the query has "phrases" or +words, when it contains them all; it never matches when it contains an
-        excluded -word. mode "literal" requires every typed word literally and expands nothing.
+        A measure matches when its calibrated relevance reaches the floor of the mode (in hybrid mode, also when the
+        query's meaning alone answers it: index.relevance), or, when the query has "phrases" or +words, when it
+        contains them all; it never matches when it contains an excluded -word. mode "literal" requires every typed
+        word literally and expands nothing.
         """
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; use {', '.join(MODES)}")
@@ -412,7 +413,14 @@ class SearchIndex:
         else:
             # Answered at all only if some measure reaches the floor (whatever the filters), then down to keep.
             floor = cal.keep_level
-            match = literal & (score >= floor) if float(score.max()) >= cal.floor else np.zeros(len(self), bool)
+            answered = float(score.max()) >= cal.floor
+            keep = score >= floor
+            by_meaning = self._meaning(cal, feats)
+            if by_meaning is not None:
+                p_dense, dense_keep = by_meaning
+                answered = answered or float(p_dense.max()) >= cal.meaning_floor
+                keep |= p_dense >= dense_keep
+            match = literal & keep if answered else np.zeros(len(self), bool)
         selected = match.copy()
         for m in masks.values():
             selected &= m
@@ -436,6 +444,16 @@ class SearchIndex:
             calibrated=cal is not None,
             floor=floor,
         )
+
+    def _meaning(self, cal, feats: Mapping[str, np.ndarray]) -> tuple[np.ndarray, float] | None:
+        """For hybrid search with a meaning floor: every row's dense-model probability and that model's keep level
+        (index.relevance: a paraphrase shares no word with the plans, so the hybrid model underrates it)."""
+        if cal.meaning_floor is None:
+            return None
+        dense_cal = calibration_for(self.encoder.model_id, "dense")
+        if dense_cal is None:
+            return None
+        return dense_cal.probability({n: feats[n] for n in dense_cal.features}), dense_cal.keep_level
 
     def relevance_features(self, query: str, mode: Mode = "hybrid", expand: bool = True) -> dict[str, np.ndarray]:
         """The relevance features (index.relevance) of every row for a query: what bench.calibrate fits on."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bench.corpus import load_heldout_nonsense, load_own_queries
+from bench.evaluation import resolve_judgments
 from index.literal import LiteralIndex
 from index.measures import literal_text
 from index.query import parse_query
@@ -28,7 +30,7 @@ def _all(index: SearchIndex, q: str, **kw):
 @pytest.mark.parametrize("mode", ["hybrid", "lexical", "dense"])
 @pytest.mark.parametrize("q", NONSENSE)
 def test_nonsense_matches_nothing(index, q, mode):
-    r = index.query(q, facets=True)
+    r = index.query(q, mode=mode, facets=True)
     assert r.total == 0 and r.hits == [] and all(not v for v in r.facets.values())
 
 
@@ -62,6 +64,24 @@ def test_an_exclusion_removes_every_measure_containing_it(index, measures):
     r, got = _all(index, "臉書 -粉絲專頁")
     assert got and not got & _containing(measures, "粉絲專頁")
     assert "粉絲專頁" not in r.expansions
+
+
+@pytest.mark.parametrize("q", load_heldout_nonsense())
+def test_unseen_nonsense_matches_nothing_in_hybrid_mode(index, q):
+    # queries the calibration never saw (bench/data/nonsense_heldout.json): the floors hold beyond their fit
+    assert index.query(q).total == 0
+
+
+def test_a_paraphrase_sharing_no_word_is_answered_on_meaning(index, measures):
+    # 'sort the office's rubbish first and keep what can be used again' in everyday words: no measure shares its
+    # wording, so only its meaning can answer it, and the measures judged for it must be among the first matches.
+    (query,) = [q for q in load_own_queries()[0] if q["query"].startswith("辦公室丟東西前先分好種類")]
+    assert max(index.relevance_features(query["query"])["coverage"]) < 0.1
+    r = index.query(query["query"], limit=10)
+    judged = resolve_judgments([query], measures)[query["id"]]
+    assert r.total > 0 and {h["id"] for h in r.hits} & set(judged)
+    words_only = index.query(query["query"], mode="lexical")
+    assert words_only.total == 0
 
 
 def test_only_exclusions_ask_for_nothing(index):
