@@ -409,10 +409,11 @@ def _load_nt(store: ox.Store, data: bytes, graph: URIRef) -> None:
 
 
 def _write_store_full(
-    path: Path, records: dict[str, dict], agencies: dict[str, dict], fixed: dict[URIRef, bytes], practice: bytes | None
+    path: Path, records: dict[str, dict], agencies: dict[str, dict], fixed: dict[URIRef, bytes]
 ) -> tuple[int, bytes]:
-    """A new store with every graph, bulk-loaded (sorted files written directly: no transaction log, no rewrite);
-    its quads counted, and the entity graph's N-Triples."""
+    """A new store with every graph but the practice types' (the index step makes them: _add_graph), bulk-loaded
+    (sorted files written directly: no transaction log, no rewrite); its quads counted, and the entity graph's
+    N-Triples."""
     store = ox.Store(str(path))
     for name, data in fixed.items():
         _load_nt(store, data, name)
@@ -421,10 +422,17 @@ def _write_store_full(
     store.bulk_load(io.BufferedReader(_Chunks(_plans_nquads(plans, agencies, entities)), 1 << 20), ox.RdfFormat.N_QUADS)
     described = entities.text().encode("utf-8")
     _load_nt(store, described, ENTITY_GRAPH)
-    if practice is not None:
-        _load_nt(store, practice, PRACTICE_GRAPH)
     store.flush()
     return len(store), described
+
+
+def _add_graph(path: Path, data: bytes, graph: URIRef) -> int:
+    """Bulk-load a graph the store does not hold yet (N-Triples) into a store written by _write_store_full; its
+    quads counted."""
+    store = ox.Store(str(path))
+    _load_nt(store, data, graph)
+    store.flush()
+    return sum(1 for _ in store.quads_for_pattern(None, None, None, ox.NamedNode(str(graph))))
 
 
 def _checkpoint(source: Path, dest: Path) -> None:
@@ -572,16 +580,20 @@ def _publish(
     for own in PLANNER_FILES:  # the planner's files as this build used them (the index reads practices.toml here)
         if (writer.root / own).is_file():
             shutil.copy2(writer.root / own, work / own)
+    fixed = _fixed_graphs()
+    fingerprint = _fingerprint(writer.root / "aliases.toml", fixed)
+    base = _previous_store(previous, fingerprint)
+    agencies = _agencies(list(records.values()), aliases)
+    if base is None:
+        # Bulk-loaded before the index step: the loader's buffers (about twice the quads) and what the index step
+        # leaves allocated would otherwise be held at once.
+        report.triples, described = _write_store_full(work / "store", records, agencies, fixed)
     measures = [m for _, r in sorted(records.items()) for m in r["measures"]]
     practice = None
     if after_graph is not None and measures:
         previous_dir = writer.previous_dir if previous.exists() else None
         extra = after_graph(work, measures, previous_dir)
         practice = _graph_nt(extra) if extra is not None else None
-    fixed = _fixed_graphs()
-    fingerprint = _fingerprint(writer.root / "aliases.toml", fixed)
-    base = _previous_store(previous, fingerprint)
-    agencies = _agencies(list(records.values()), aliases)
     if base is not None:
         fresh = [records[k] for k in sorted(records) if k not in same]
         gone = sorted((set(before) - set(records)) | {r["id"] for r in fresh if r["id"] in before})
@@ -592,7 +604,8 @@ def _publish(
             work / "store", base[0].parent, gone, fresh, agencies, shared, base[1].get("triples")
         )
     else:
-        report.triples, described = _write_store_full(work / "store", records, agencies, fixed, practice)
+        if practice is not None:
+            report.triples += _add_graph(work / "store", practice, PRACTICE_GRAPH)
         shared = {PRACTICE_GRAPH: practice or b"", ENTITY_GRAPH: described}
     _save_shared(work, shared)
     # Closed now; opened once more, RocksDB deletes the write-ahead log the flush made obsolete: the generation is
