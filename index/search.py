@@ -71,7 +71,9 @@ class SearchResult:
     expansions: list[str] = field(default_factory=list)  # vocabulary terms searched besides the typed words
     highlight: list[str] = field(default_factory=list)  # what to mark in results: typed words, pairs, synonyms
     calibrated: bool = True
-    floor: float | None = None  # the probability a measure needed to count as a match (None: literal matches)
+    # the probability a measure needed to count as a match (None: literal matches); in hybrid mode a measure the
+    # query's meaning alone answers (index.relevance) is a match too, and may score less
+    floor: float | None = None
 
 
 @dataclass(frozen=True)
