@@ -43,6 +43,11 @@ FLOOR_MARGIN = 0.02  # above the most relevant-looking nonsense query: unseen no
 MEANING_MARGIN = 0.02
 
 
+def meaning_floor(dense_floor: float) -> float:
+    """The dense probability at which hybrid search answers a query on meaning alone."""
+    return round(dense_floor + MEANING_MARGIN, 3)
+
+
 def pairs(index: SearchIndex, queries: list[dict], nonsense: list[str], mode: str):
     """Per query: its feature matrix over all rows, each row's grade (0 for nonsense queries), and the text."""
     judged = resolve_judgments(queries, index.measures)
@@ -88,7 +93,7 @@ def cross_validate(data, meaning=None, folds: int = 4) -> tuple[float, float, fl
             answered, kept = p.max() >= floor, p >= keep
             if meaning is not None:
                 pd = _prob(meaning[i][0], wd, bd)
-                answered = answered or pd.max() >= floor_d + MEANING_MARGIN
+                answered = answered or pd.max() >= meaning_floor(floor_d)
                 kept = kept | (pd >= keep_d)
             if not g.any():
                 empty.append(float(not answered))
@@ -132,11 +137,11 @@ def main(argv: list[str] | None = None) -> None:
                 dense_data, dense_floor = data, floor
             model_id = LEXICAL_ID if mode == "lexical" else encoder.model_id
             weights = tuple(round(float(v), 4) for v in w)
-            meaning_floor = round(dense_floor + MEANING_MARGIN, 3) if mode == "hybrid" else None
-            cal = Calibration(model_id, mode, FEATURES[mode], weights, round(b, 4), floor, keep, meaning_floor)
+            by_dense = meaning_floor(dense_floor) if mode == "hybrid" else None
+            cal = Calibration(model_id, mode, FEATURES[mode], weights, round(b, 4), floor, keep, by_dense)
             kept[(model_id, mode)] = cal.to_dict()
             shown = ", ".join(f"{n} {v:+.2f}" for n, v in zip(FEATURES[mode], w, strict=True))
-            by_meaning = f", meaning floor {meaning_floor:.3f}" if meaning_floor is not None else ""
+            by_meaning = f", meaning floor {by_dense:.3f}" if by_dense is not None else ""
             print(
                 f"{model_id:32} {mode:8} floor {floor:.2f} keep {keep:.2f}{by_meaning}  bias {b:+.2f}  {shown}\n"
                 f"{'':32} {'':8} 4-fold CV: nDCG@10 {cv_plain:.3f} unfloored, {cv_floor:.3f} floored; "
