@@ -338,14 +338,16 @@ def check_target(path: str | Path, inputs: Iterable[str | Path] = ()) -> None:
         if not path.is_dir():
             raise DataDirError(name, "is a file, not a folder: give --data-dir a new, empty or kg data folder")
         d = DataDir(path)
-        if d.marker.exists():
+        # One listing decides: a build in another process may write the marker at any moment, and it writes the
+        # marker before anything else of the layout, so a listing without it holds nothing of kg's (but the lock).
+        foreign = _foreign_entries(path)
+        if MARKER in foreign:
             problem = _marker_problem(d.marker)
             if problem:
                 raise DataDirError(name, f"not written to: {problem}")
             return
         if d.is_legacy():
             return  # the previous layout: upgraded by this build, nothing of it lost
-        foreign = _foreign_entries(path)
         if foreign:
             listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
             raise DataDirError(

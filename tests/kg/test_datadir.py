@@ -20,7 +20,18 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from kg.datadir import CURRENT, GENERATIONS, LOCK, MARKER, MARKER_CONTENT, STAGING, DataDir
+from kg.datadir import (
+    CURRENT,
+    GENERATIONS,
+    LOCK,
+    MARKER,
+    MARKER_CONTENT,
+    STAGING,
+    DataDir,
+    DataDirError,
+    check_target,
+    write_atomic,
+)
 from kg.store import build
 from kg.vocab import SP
 
@@ -183,6 +194,24 @@ def test_two_concurrent_builds_of_different_plans_keep_both(tmp_path):
         assert "Traceback" not in err
     assert plans_in(data) == {A.name, C.name}
     assert stale(data) == []
+
+
+def test_the_check_of_a_new_folder_is_not_fooled_by_a_build_writing_its_marker_meanwhile(tmp_path):
+    # the unlocked check before a build takes the lock races the first build of the folder, which writes the marker:
+    # the folder must be seen as new or as a data dir, never as someone else's because the marker came in between
+    refused = []
+    for n in range(300):
+        folder = tmp_path / f"d{n}"
+        folder.mkdir()
+        writer = threading.Thread(target=write_atomic, args=(folder / MARKER, json.dumps(MARKER_CONTENT) + "\n"))
+        writer.start()
+        for _ in range(20):
+            try:
+                check_target(folder)
+            except DataDirError as exc:
+                refused.append(str(exc))
+        writer.join()
+    assert refused == []
 
 
 def test_a_build_waits_for_the_lock_or_is_refused(tmp_path):
