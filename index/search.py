@@ -495,7 +495,7 @@ class SearchIndex:
             feats["bm25n"] = lex / self_score
             exp = np.zeros(len(self), dtype=np.float32)
             for t in expansions:
-                exp[self._literal.contains(t)] = 1.0
+                exp[self._literal.rows(t)] = 1.0
             feats["expansion"] = exp
         return feats, dense, lex
 
@@ -636,11 +636,13 @@ class SearchIndex:
         save_array(d, "vectors", self._vectors)
         save_array(d, "keys", self._keys)
         self._bm25.save(d)
-        self._literal.save(d)
+        self._literal.prepare(t for p in self.vocabulary.practices for t in p.terms)
+        known = self._literal.save(d)
         self._facets.save(d)
         sizes = {
             "bm25_terms": len(self._bm25.terms),
             "literal_grams": len(self._literal.grams),
+            "literal_known": known,
             "facets": self._facets.sizes(),
         }
         if self._practice_membership is not None:
@@ -699,7 +701,7 @@ class SearchIndex:
             index._parts(_Rows.open(d / RECORDS_FILE, n), vectors, keys)
             index._ids = Strings.open(d, "ids", n, lookup=True)
             index._bm25 = BM25.open(d, n, int(sizes["bm25_terms"]))
-            index._literal = LiteralIndex.open(d, n, int(sizes["literal_grams"]))
+            index._literal = LiteralIndex.open(d, n, int(sizes["literal_grams"]), int(sizes.get("literal_known", 0)))
             index._facets = Facets.open(d, n, sizes["facets"])
             if "practice_type" in sizes:
                 s = sizes["practice_type"]

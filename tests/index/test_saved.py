@@ -89,6 +89,22 @@ def test_a_saved_index_is_opened_memory_mapped(own, measures, encoder, tmp_path,
     assert not back._records._list  # no record parsed but the hits'
 
 
+def test_the_vocabulary_terms_are_found_when_saved_and_looked_up_when_opened(own, encoder, tmp_path):
+    own.save(tmp_path)
+    back = SearchIndex.load(tmp_path, encoder)
+    terms = list(dict.fromkeys(t for p in back.vocabulary.practices for t in p.terms))
+    assert len(terms) > 100
+    found = 0
+    for t in terms:
+        rows = back._literal.rows(t)
+        assert rows.tolist() == own._literal._rows(t).tolist(), t  # what a substring test of every row gives
+        found += bool(len(rows))
+    assert found > 20
+    assert back._literal._cache == {}  # none computed: all looked up in the table saved with the index
+    assert back._literal.rows("愛心傘架借用").tolist() == own._literal._rows("愛心傘架借用").tolist()
+    assert "愛心傘架借用" in back._literal._cache  # a phrase not in the table is tested as before
+
+
 def test_an_open_index_holds_few_file_descriptors(own, encoder, tmp_path):
     own.save(tmp_path)
     before = len(os.listdir("/proc/self/fd"))
@@ -106,6 +122,7 @@ def test_an_open_index_holds_few_file_descriptors(own, encoder, tmp_path):
         ("literal.grams.hashes.npy", "garbage"),
         ("facet.year.codes.npy", "delete"),
         ("literal.flat.bin", "truncate"),
+        ("literal.known-rows.rows.npy", "truncate"),
         ("records.jsonl", "truncate"),
         ("keys.npy", "delete"),
     ],
