@@ -1,3 +1,8 @@
+import math
+from collections import Counter
+
+import numpy as np
+
 from index.lexical import BM25
 from index.textnorm import normalise, tokens
 from index.vocab import load_vocabulary
@@ -35,3 +40,37 @@ def test_vocabulary_ascii_terms_match_whole_words_only():
 
 def test_question_frames_are_stripped():
     assert load_vocabulary().strip_frames("哪些機關有提供免費Wi-Fi？") == "提供免費Wi-Fi"
+
+
+def _okapi(docs: list[str], query: str, k1: float = 1.2, b: float = 0.75) -> list[float]:
+    """BM25 by its textbook formula, straight from the documents' tokens."""
+    counts = [Counter(tokens(d)) for d in docs]
+    avg = sum(sum(c.values()) for c in counts) / len(docs)
+    out = []
+    for c in counts:
+        score = 0.0
+        for t in set(tokens(query)):
+            df = sum(t in other for other in counts)
+            if not df or t not in c:
+                continue
+            idf = math.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
+            score += idf * c[t] * (k1 + 1) / (c[t] + k1 * (1 - b + b * sum(c.values()) / avg))
+        out.append(score)
+    return out
+
+
+def test_bm25_scores_are_okapi_built_saved_opened_and_patched(tmp_path):
+    docs = ["電話禮貌測試", "服務滿意度調查與電話訪問", "無障礙坡道", "禮貌運動", "電話電話電話"]
+    bm = BM25().fit(docs)
+    bm.save(tmp_path)
+    back = BM25.open(tmp_path, len(docs), len(bm.terms))
+    for q in ("電話禮貌", "坡道", "調查 測試", "沒有的詞"):
+        assert np.allclose(bm.scores(q), _okapi(docs, q), rtol=1e-5, atol=1e-6), q
+        assert np.array_equal(back.scores(q), bm.scores(q)), q
+    # row 1 gone, a new document at the end: the patched index scores as one fitted on the new documents
+    new_docs = [docs[0], docs[2], docs[3], docs[4], "電話預約服務"]
+    row_map = np.array([0, -1, 1, 2, 3])
+    kept = np.array([0, 2, 3, 4, -1])
+    patched = back.patched(row_map, kept, np.array([4]), [Counter(tokens("電話預約服務"))])
+    for q in ("電話禮貌", "服務", "預約"):
+        assert np.allclose(patched.scores(q), _okapi(new_docs, q), rtol=1e-5, atol=1e-6), q
