@@ -14,7 +14,7 @@ import numpy as np
 from index.arrays import RowFile, Strings, open_array, save_array
 from index.encoders import Encoder, l2_normalise
 from index.errors import IndexFormatError, IndexMismatchError, UnknownMeasureError
-from index.facets import UNKNOWN, Facets, MultiColumn  # noqa: F401 (UNKNOWN: the year facet of plans stating none)
+from index.facets import UNKNOWN, Facets, MultiColumn, Patch  # noqa: F401 (UNKNOWN: the year facet of plans stating none)
 from index.fusion import FusionParams, fuse
 from index.lexical import BM25, term_counts
 from index.literal import LiteralIndex
@@ -191,10 +191,13 @@ class SearchIndex:
             vectors[todo] = _encode_passages(encoder, [ms[j] for j in todo], index.context)
         index._parts(_Rows(ms, lines), vectors, keys)
         if usable and have.any():
-            index._patch_postings(previous, kept, ms)
+            patch = Patch.of(kept, len(previous))
+            fresh = [ms[j] for j in patch.new.tolist()]
+            index._patch_postings(previous, patch, fresh)
+            index._facets = previous._facets.patched(patch, fresh)
         else:
             index._postings_of(ms)
-        index._facets = Facets.of(ms)
+            index._facets = Facets.of(ms)
         index.encoded = len(todo)
         index.reused_rows = int(have.sum())
         index.kept_rows = kept
@@ -228,13 +231,9 @@ class SearchIndex:
         self._bm25 = BM25().fit_counts(term_counts(lexical_text(m)) for m in ms)
         self._literal = LiteralIndex(literal_text(m) for m in ms)
 
-    def _patch_postings(self, previous: SearchIndex, kept: np.ndarray, ms: Sequence[dict]) -> None:
-        """Postings of the rows kept from the previous index renumbered, those of the other rows added."""
-        row_map = np.full(len(previous), -1, dtype=np.int64)
-        have = kept >= 0
-        row_map[kept[have]] = np.flatnonzero(have)
-        new_rows = np.flatnonzero(~have)
-        fresh = [ms[j] for j in new_rows.tolist()]
+    def _patch_postings(self, previous: SearchIndex, patch: Patch, fresh: Sequence[dict]) -> None:
+        """Postings of the rows kept from the previous index renumbered, those of the new rows (fresh) added."""
+        row_map, kept, new_rows = patch.old_to_new, patch.kept, patch.new
         self._bm25 = previous._bm25.patched(row_map, kept, new_rows, [term_counts(lexical_text(m)) for m in fresh])
         self._literal = previous._literal.patched(row_map, kept, new_rows, [literal_text(m) for m in fresh])
 
