@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +117,21 @@ def test_the_vocabulary_terms_are_found_when_saved_and_looked_up_when_opened(own
     assert back._literal._cache == {}  # none computed: all looked up in the table saved with the index
     assert back._literal.rows("愛心傘架借用").tolist() == own._literal._rows("愛心傘架借用").tolist()
     assert "愛心傘架借用" in back._literal._cache  # a phrase not in the table is tested as before
+
+
+def test_an_index_saved_without_term_scores_or_known_phrases_answers_the_same(own, encoder, tmp_path):
+    # an index saved before BM25 term scores and the vocabulary's rows were kept opens and answers as a new one
+    own.save(tmp_path / "new")
+    shutil.copytree(tmp_path / "new", tmp_path / "old")
+    old = tmp_path / "old"
+    for f in [old / "bm25.impacts.npy", *old.glob("literal.known*")]:
+        f.unlink()
+    manifest = json.loads((old / "manifest.json").read_text("utf-8"))
+    del manifest["sizes"]["literal_known"]
+    (old / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    back = SearchIndex.load(old, encoder)
+    assert back._literal._known is None and back._bm25._impacts is None
+    _same_answers(back, SearchIndex.load(tmp_path / "new", encoder))
 
 
 def test_an_open_index_holds_few_file_descriptors(own, encoder, tmp_path):
