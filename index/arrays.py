@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -195,6 +196,23 @@ class Postings:
             raise IndexFormatError(f"{Path(directory) / name}.rows.npy: does not end where its offsets say")
         weights = open_array(directory, f"{name}.weights", "float32", len(rows)) if weighted else None
         return cls(offsets, rows, weights)
+
+
+@dataclass(frozen=True)
+class Patch:
+    """How the rows of an index change in an update: kept[j] is the old row of new row j (-1: a new row),
+    old_to_new[i] the new row of old row i (-1: gone), new the new rows, ascending."""
+
+    kept: np.ndarray
+    old_to_new: np.ndarray
+    new: np.ndarray
+
+    @classmethod
+    def of(cls, kept: np.ndarray, old_rows: int) -> Patch:
+        old_to_new = np.full(old_rows, -1, dtype=np.int64)
+        have = kept >= 0
+        old_to_new[kept[have]] = np.flatnonzero(have)
+        return cls(kept, old_to_new, np.flatnonzero(~have))
 
 
 class RowFile:

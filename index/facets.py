@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from index.arrays import Postings, Strings, open_array, save_array
+from index.arrays import Patch, Postings, Strings, open_array, save_array
 
 UNKNOWN = "none"  # the facet value of a measure whose plan states no year
 SINGLE = ("agency", "year", "framework_item")
@@ -40,13 +39,13 @@ class SingleColumn(_Column):
         codes = np.asarray([-1 if v is None else table.setdefault(v, len(table)) for v in values], dtype=np.int32)
         return cls(Strings.pack(list(table), lookup=True), codes)
 
-    def patched(self, row_map: Patch, values: Sequence[str | None]) -> SingleColumn:
+    def patched(self, patch: Patch, values: Sequence[str | None]) -> SingleColumn:
         """This column with its rows renumbered and the values of the new rows set (see Facets.patched)."""
         table = {v: i for i, v in enumerate(self.labels())}
-        codes = np.full(len(row_map.kept), -1, dtype=np.int32)
-        kept = row_map.kept >= 0
-        codes[kept] = np.asarray(self.codes)[row_map.kept[kept]]
-        codes[row_map.new] = [-1 if v is None else table.setdefault(v, len(table)) for v in values]
+        codes = np.full(len(patch.kept), -1, dtype=np.int32)
+        kept = patch.kept >= 0
+        codes[kept] = np.asarray(self.codes)[patch.kept[kept]]
+        codes[patch.new] = [-1 if v is None else table.setdefault(v, len(table)) for v in values]
         strings = Strings.pack(list(table), lookup=True) if len(table) > len(self.values) else self.values
         return SingleColumn(strings, codes)
 
@@ -89,20 +88,20 @@ class MultiColumn(_Column):
         by_key = Postings.from_pairs(np.asarray(kcodes, np.int64), np.asarray(krows, np.int64), len(keys))
         return cls(Strings.pack(list(ids), lookup=True), per_row, Strings.pack(list(keys), lookup=True), by_key)
 
-    def patched(self, row_map: Patch, items: Sequence[Sequence[Mapping]], by_name: bool = True) -> MultiColumn:
+    def patched(self, patch: Patch, items: Sequence[Sequence[Mapping]], by_name: bool = True) -> MultiColumn:
         """This column with its rows renumbered and the items of the new rows added (see Facets.patched)."""
         ids = {v: i for i, v in enumerate(self.labels())}
         keys = {k: i for i, k in enumerate(self.keys)}
-        vrows, vcodes, krows, kcodes = _pairs(items, row_map.new.tolist(), ids, keys, by_name)
-        old_rows = row_map.old_to_new[self.per_row.keys_of_entries()]
+        vrows, vcodes, krows, kcodes = _pairs(items, patch.new.tolist(), ids, keys, by_name)
+        old_rows = patch.old_to_new[self.per_row.keys_of_entries()]
         keep = old_rows >= 0
         per_row = Postings.from_pairs(
             np.concatenate([old_rows[keep], np.asarray(vrows, np.int64)]),
             np.concatenate([np.asarray(self.per_row.rows, np.int64)[keep], np.asarray(vcodes, np.int64)]),
-            len(row_map.kept),
+            len(patch.kept),
         )
         by_key = self.by_key.patched(
-            row_map.old_to_new, len(keys), np.asarray(kcodes, np.int64), np.asarray(krows, np.int64)
+            patch.old_to_new, len(keys), np.asarray(kcodes, np.int64), np.asarray(krows, np.int64)
         )
         values = Strings.pack(list(ids), lookup=True) if len(ids) > len(self.values) else self.values
         names = Strings.pack(list(keys), lookup=True) if len(keys) > len(self.keys) else self.keys
@@ -164,23 +163,6 @@ def _pairs(items, rows, ids: dict[str, int], keys: dict[str, int], by_name: bool
     return vrows, vcodes, krows, kcodes
 
 
-@dataclass(frozen=True)
-class Patch:
-    """How the rows of an index change in an update: kept[j] is the old row of new row j (-1: a new row),
-    old_to_new[i] the new row of old row i (-1: gone), new the new rows, ascending."""
-
-    kept: np.ndarray
-    old_to_new: np.ndarray
-    new: np.ndarray
-
-    @classmethod
-    def of(cls, kept: np.ndarray, old_rows: int) -> Patch:
-        old_to_new = np.full(old_rows, -1, dtype=np.int64)
-        have = kept >= 0
-        old_to_new[kept[have]] = np.flatnonzero(have)
-        return cls(kept, old_to_new, np.flatnonzero(~have))
-
-
 def facet_value(m: Mapping, name: str) -> str | None:
     v = m.get(name)
     if v in (None, ""):
@@ -200,12 +182,12 @@ class Facets:
         multi = {f: MultiColumn.of([m.get(key) or [] for m in measures]) for f, key in MULTI.items()}
         return cls(single, multi)
 
-    def patched(self, row_map: Patch, fresh: Sequence[Mapping]) -> Facets:
+    def patched(self, patch: Patch, fresh: Sequence[Mapping]) -> Facets:
         """These columns with the rows renumbered as an update keeps them, and the measures of the new rows (in
         row order) added. A value no row has any more stays in the tables, counted 0 (counts list no zeros), so
         the columns answer as rebuilt ones (at 100k rows rebuilding them took 1.6 s)."""
-        single = {f: c.patched(row_map, [facet_value(m, f) for m in fresh]) for f, c in self.single.items()}
-        multi = {f: c.patched(row_map, [m.get(MULTI[f]) or [] for m in fresh]) for f, c in self.multi.items()}
+        single = {f: c.patched(patch, [facet_value(m, f) for m in fresh]) for f, c in self.single.items()}
+        multi = {f: c.patched(patch, [m.get(MULTI[f]) or [] for m in fresh]) for f, c in self.multi.items()}
         return Facets(single, multi)
 
     def sizes(self) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.arrays import Postings, Strings, open_array, save_array
+from index.arrays import Patch, Postings, Strings, open_array, save_array
 from index.textnorm import tokens
 
 
@@ -50,23 +50,20 @@ class BM25:
         self._set(terms, Postings.from_pairs(keys, rows, len(ids), tfs), lengths)
         return self
 
-    def patched(
-        self, row_map: np.ndarray, kept_rows: np.ndarray, new_rows: np.ndarray, counts: Sequence[Counter[str]]
-    ) -> BM25:
-        """This index with rows renumbered by row_map (old row → new row, -1: gone) and new documents (their term
-        counts) at rows new_rows; kept_rows[j] is the old row of new row j, or -1 for the new documents."""
+    def patched(self, patch: Patch, counts: Sequence[Counter[str]]) -> BM25:
+        """This index with its rows renumbered as the patch keeps them and new documents (their term counts) at the
+        patch's new rows."""
         terms = list(self.terms)
         ids = {t: i for i, t in enumerate(terms)}
         keys, rows, tfs, new_lengths = _entries(counts, ids, 0)
-        rows = np.asarray(new_rows, dtype=np.int64)[np.asarray(rows, dtype=np.int64)]
-        n = len(kept_rows)
-        lengths = np.zeros(n, dtype=np.float32)
-        kept = kept_rows >= 0
-        lengths[kept] = np.asarray(self._lengths)[kept_rows[kept]]
-        lengths[new_rows] = new_lengths
+        rows = patch.new[np.asarray(rows, dtype=np.int64)]
+        lengths = np.zeros(len(patch.kept), dtype=np.float32)
+        kept = patch.kept >= 0
+        lengths[kept] = np.asarray(self._lengths)[patch.kept[kept]]
+        lengths[patch.new] = new_lengths
         out = BM25(self.k1, self.b)
         new_terms = Strings.pack(list(ids), lookup=True) if len(ids) > len(terms) else self.terms
-        out._set(new_terms, self.postings.patched(row_map, len(ids), keys, rows, tfs), lengths)
+        out._set(new_terms, self.postings.patched(patch.old_to_new, len(ids), keys, rows, tfs), lengths)
         return out
 
     def _set(self, terms: Strings, postings: Postings, lengths: np.ndarray) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.arrays import Postings, Strings, open_array, save_array
+from index.arrays import Patch, Postings, Strings, open_array, save_array
 from index.errors import IndexFormatError
 from index.query import literal_key
 from index.textnorm import normalise
@@ -114,18 +114,16 @@ class LiteralIndex:
                 break
         return rows if rows is not None else np.arange(len(self), dtype=np.int64)
 
-    def patched(
-        self, row_map: np.ndarray, kept_rows: np.ndarray, new_rows: np.ndarray, texts: Sequence[str]
-    ) -> LiteralIndex:
-        """This index with rows renumbered by row_map (-1: gone) and new texts at new_rows (see BM25.patched)."""
+    def patched(self, patch: Patch, texts: Sequence[str]) -> LiteralIndex:
+        """This index with its rows renumbered as the patch keeps them and new texts at the patch's new rows."""
         forms = [literal_forms(t) for t in texts]
         ids = {g: i for i, g in enumerate(self.grams)}
         keys, rows = _entries([f for f, _ in forms], ids)
-        rows = np.asarray(new_rows, dtype=np.int64)[rows]
+        rows = patch.new[rows]
         flat: list[bytes] = []
         padded: list[bytes] = []
-        fresh = dict(zip(np.asarray(new_rows).tolist(), forms, strict=True))
-        for j, old in enumerate(np.asarray(kept_rows).tolist()):
+        fresh = dict(zip(patch.new.tolist(), forms, strict=True))
+        for j, old in enumerate(patch.kept.tolist()):
             if old >= 0:
                 flat.append(self._flat.raw(old))
                 padded.append(self._padded.raw(old))
@@ -136,7 +134,10 @@ class LiteralIndex:
         out = LiteralIndex.__new__(LiteralIndex)
         grams = Strings.pack(list(ids), lookup=True) if len(ids) > len(self.grams) else self.grams
         out._set(
-            _Texts.of_bytes(flat), _Texts.of_bytes(padded), grams, self.postings.patched(row_map, len(ids), keys, rows)
+            _Texts.of_bytes(flat),
+            _Texts.of_bytes(padded),
+            grams,
+            self.postings.patched(patch.old_to_new, len(ids), keys, rows),
         )
         return out
 

@@ -11,10 +11,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from index.arrays import RowFile, Strings, open_array, save_array
+from index.arrays import Patch, RowFile, Strings, open_array, save_array
 from index.encoders import Encoder, l2_normalise
 from index.errors import IndexFormatError, IndexMismatchError, UnknownMeasureError
-from index.facets import UNKNOWN, Facets, MultiColumn, Patch  # noqa: F401 (UNKNOWN: the year facet of plans stating none)
+from index.facets import UNKNOWN, Facets, MultiColumn  # noqa: F401 (UNKNOWN: the year facet of plans stating none)
 from index.fusion import FusionParams, fuse
 from index.lexical import BM25, term_counts
 from index.literal import LiteralIndex
@@ -233,9 +233,8 @@ class SearchIndex:
 
     def _patch_postings(self, previous: SearchIndex, patch: Patch, fresh: Sequence[dict]) -> None:
         """Postings of the rows kept from the previous index renumbered, those of the new rows (fresh) added."""
-        row_map, kept, new_rows = patch.old_to_new, patch.kept, patch.new
-        self._bm25 = previous._bm25.patched(row_map, kept, new_rows, [term_counts(lexical_text(m)) for m in fresh])
-        self._literal = previous._literal.patched(row_map, kept, new_rows, [literal_text(m) for m in fresh])
+        self._bm25 = previous._bm25.patched(patch, [term_counts(lexical_text(m)) for m in fresh])
+        self._literal = previous._literal.patched(patch, [literal_text(m) for m in fresh])
 
     def _row_keys(self) -> dict[bytes, int]:
         return {bytes(k): i for i, k in enumerate(self._keys[:, 0])}

@@ -3,6 +3,7 @@ from collections import Counter
 
 import numpy as np
 
+from index.arrays import Patch
 from index.lexical import BM25
 from index.textnorm import normalise, tokens
 from index.vocab import load_vocabulary
@@ -69,8 +70,8 @@ def test_bm25_scores_are_okapi_built_saved_opened_and_patched(tmp_path):
         assert np.array_equal(back.scores(q), bm.scores(q)), q
     # row 1 gone, a new document at the end: the patched index scores as one fitted on the new documents
     new_docs = [docs[0], docs[2], docs[3], docs[4], "電話預約服務"]
-    row_map = np.array([0, -1, 1, 2, 3])
-    kept = np.array([0, 2, 3, 4, -1])
-    patched = back.patched(row_map, kept, np.array([4]), [Counter(tokens("電話預約服務"))])
+    patch = Patch.of(np.array([0, 2, 3, 4, -1]), len(docs))
+    assert patch.old_to_new.tolist() == [0, -1, 1, 2, 3] and patch.new.tolist() == [4]
+    patched = back.patched(patch, [Counter(tokens("電話預約服務"))])
     for q in ("電話禮貌", "服務", "預約"):
         assert np.allclose(patched.scores(q), _okapi(new_docs, q), rtol=1e-5, atol=1e-6), q
