@@ -38,6 +38,7 @@ Mode = Literal["hybrid", "lexical", "dense", "literal"]
 MODES = ("hybrid", "lexical", "dense", "literal")
 FORMAT_VERSION = 2  # 2: arrays opened memory-mapped (1 read everything and rebuilt the postings)
 FILTER_FIELDS = ("agency", "year", "framework_item", "unit", "system", "practice_type")
+WORD_MIN_ROWS = 10  # in a small corpus, a plan word in this many measures is still searched
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class QueryParams:
 
     expansion_weight: float = 0.25  # BM25 weight of vocabulary terms the user did not type
     expansion_blend: float = 0.3  # share of the matched practice labels' embedding in the query vector
+    # The plans' words for everyday words of a query (升降梯 → 電梯, index.vocab.WordGroup): their BM25 weight; the
+    # query is embedded with them after it; one in more than word_max_share of all measures (申請, 線上; and more
+    # than WORD_MIN_ROWS) says nothing about the query and is not searched.
+    word_weight: float = 0.5
+    words_in_meaning: bool = True
+    word_max_share: float = 0.05
     # similar(): share of the score given to overlap of vocabulary practice types (by wording),
     # so that "similar" means "the same practice", not just "similar sentences".
     similar_practice_weight: float = 0.3
@@ -466,17 +473,26 @@ class SearchIndex:
         loose = " ".join(t for t in parsed.typed if t not in literal)
         matched = self.vocabulary.matches(loose) if expand and loose else {}
         skip = set(parsed.typed) | set(parsed.excluded)
-        expansions = list(dict.fromkeys(t for pid in matched for t in self.vocabulary.get(pid).terms if t not in skip))
-        feats, dense, lex = self._features(parsed, mode, matched, expansions)
+        words = [t for t in self.vocabulary.plan_words(loose) if t not in skip] if expand and loose else []
+        most = max(self.query_params.word_max_share * len(self), WORD_MIN_ROWS)
+        words = [t for t in words if len(self._literal.rows(t)) <= most]
+        synonyms = [t for pid in matched for t in self.vocabulary.get(pid).terms if t not in skip]
+        expansions = list(dict.fromkeys(words + synonyms))
+        feats, dense, lex = self._features(parsed, mode, matched, words, [t for t in expansions if t not in words])
         return feats, dense, lex, expansions
 
-    def _features(self, parsed: ParsedQuery, mode: str, matched: Mapping[str, list[str]], expansions: list[str]):
+    def _features(
+        self, parsed: ParsedQuery, mode: str, matched: Mapping[str, list[str]], words: list[str], synonyms: list[str]
+    ):
+        """words: the plans' words for the query's everyday ones; synonyms: the other terms of the practices it
+        names."""
         free = self.vocabulary.strip_frames(parsed.free)
         names = set(FEATURES["lexical" if mode == "literal" else mode])
         feats: dict[str, np.ndarray] = {}
         dense = lex = None
         if names & {"cosine", "gap"}:
-            q = self.encoder.encode([free], kind="query")[0]
+            text = f"{free}（{'、'.join(words)}）" if words and self.query_params.words_in_meaning else free
+            q = self.encoder.encode([text], kind="query")[0]
             q = self._query_vector(q, matched)
             dense = self._vectors @ q
             feats["cosine"] = dense
@@ -485,14 +501,14 @@ class SearchIndex:
             units = query_units(free)
             feats["coverage"] = self._bm25.coverage(units)
             parts: list[tuple[str, float]] = [(free, 1.0)]
-            w = self.query_params.expansion_weight
-            if w > 0:
-                parts.extend((t, w) for t in expansions)
+            for terms, w in ((words, self.query_params.word_weight), (synonyms, self.query_params.expansion_weight)):
+                if w > 0:
+                    parts.extend((t, w) for t in terms)
             lex = self._bm25.scores(parts)
             self_score = sum(self._bm25.idf(t) for t in set(tokens(free))) or 1.0
             feats["bm25n"] = lex / self_score
             exp = np.zeros(len(self), dtype=np.float32)
-            for t in expansions:
+            for t in words + synonyms:
                 exp[self._literal.rows(t)] = 1.0
             feats["expansion"] = exp
         return feats, dense, lex
@@ -634,7 +650,9 @@ class SearchIndex:
         save_array(d, "vectors", self._vectors)
         save_array(d, "keys", self._keys)
         self._bm25.save(d)
-        self._literal.prepare(t for p in self.vocabulary.practices for t in p.terms)
+        self._literal.prepare(
+            [t for p in self.vocabulary.practices for t in p.terms] + [t for g in self.vocabulary.words for t in g.plan]
+        )
         known = self._literal.save(d)
         self._facets.save(d)
         sizes = {

@@ -27,12 +27,27 @@ class PracticeTerm:
         return (self.label, *self.synonyms)
 
 
+@dataclass(frozen=True)
+class WordGroup:
+    """The plans' wording for one thing (`plan`) and everyday words for it: a query holding any of them also
+    searches the plan words."""
+
+    plan: tuple[str, ...]
+    everyday: tuple[str, ...]
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return (*self.plan, *self.everyday)
+
+
 @dataclass
 class Vocabulary:
-    """Practice types plus the question frames stripped from queries before embedding."""
+    """Practice types, the plans' wording for everyday words, and the question frames stripped from queries before
+    embedding."""
 
     practices: list[PracticeTerm]
     stop_phrases: list[str] = field(default_factory=list)
+    words: list[WordGroup] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._by_id = {p.id: p for p in self.practices}
@@ -45,6 +60,7 @@ class Vocabulary:
         for pi, ti, key in keys:
             if key:
                 self._by_char.setdefault(min(key, key=lambda ch: (spread[ch], ch)), []).append((pi, ti))
+        self._words = [(g, [_compile(t) for t in g.terms]) for g in self.words]
 
     def get(self, practice_id: str) -> PracticeTerm | None:
         return self._by_id.get(practice_id)
@@ -62,6 +78,19 @@ class Vocabulary:
             if key in padded if ascii_ else key in flat:
                 out.setdefault(p.id, []).append(p.terms[ti])
         return out
+
+    def plan_words(self, text: str) -> list[str]:
+        """The plans' words for what the text says in everyday words (升降梯 → 電梯), in vocabulary order, without
+        those the text already holds."""
+        norm = normalise(text)
+        padded, flat = f" {norm} ", norm.replace(" ", "")
+        out: dict[str, None] = {}
+        for group, compiled in self._words:
+            if any(key in padded if ascii_ else key in flat for ascii_, key in compiled):
+                for term, (ascii_, key) in zip(group.plan, compiled, strict=False):
+                    if not (key in padded if ascii_ else key in flat):
+                        out[term] = None
+        return list(out)
 
     def strip_frames(self, query: str) -> str:
         """The query without question frames (哪些機關, 有沒有 …); the original if nothing is left."""
@@ -93,6 +122,18 @@ def load_vocabulary(path: str | Path | None = None) -> Vocabulary:
         for p in data.get("practice", [])
     ]
     ids = [p.id for p in practices]
+    name = path or "practice_vocab.toml"
     if len(ids) != len(set(ids)):
-        raise ValueError(f"{path or 'practice_vocab.toml'}: practice ids repeat")
-    return Vocabulary(practices, list(data.get("query", {}).get("stop_phrases", [])))
+        raise ValueError(f"{name}: practice ids repeat")
+    words = []
+    for i, w in enumerate(data.get("word", []), 1):
+        plan, everyday = w.get("plan"), w.get("everyday", [])
+        if not isinstance(plan, list) or not plan or not isinstance(everyday, list):
+            raise ValueError(
+                f"{name}: [[word]] number {i} needs a list `plan` of at least one word and a list `everyday`"
+            )
+        terms = [str(t) for t in plan + everyday]
+        if not all(normalise(t).strip() for t in terms):
+            raise ValueError(f"{name}: [[word]] number {i} has an empty word")
+        words.append(WordGroup(tuple(terms[: len(plan)]), tuple(terms[len(plan) :])))
+    return Vocabulary(practices, list(data.get("query", {}).get("stop_phrases", [])), words)

@@ -80,8 +80,18 @@ def test_a_paraphrase_sharing_no_word_is_answered_on_meaning(index, measures):
     r = index.query(query["query"], limit=10)
     judged = resolve_judgments([query], measures)[query["id"]]
     assert r.total > 0 and {h["id"] for h in r.hits} & set(judged)
-    words_only = index.query(query["query"], mode="lexical")
+    words_only = index.query(query["query"], mode="lexical", expand=False)
     assert words_only.total == 0
+
+
+def test_everyday_words_also_search_the_plans_wording_but_not_words_everywhere(index, measures):
+    r = index.query("升降梯", limit=5)
+    assert "電梯" in r.expansions and "電梯" in r.highlight
+    assert r.hits and "電梯" in r.hits[0]["text"]
+    assert index.query("升降梯", expand=False).expansions == []
+    # 辦事 is everyday wording for 申辦 and 申請, but those are in more than a twentieth of all measures
+    assert len(_containing(measures, "申請")) > len(measures) / 20
+    assert not {"申辦", "申請"} & set(index.query("辦事時手機沒電", limit=1).expansions)
 
 
 def test_only_exclusions_ask_for_nothing(index):
