@@ -12,6 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEV_QUERIES = REPO / "tests" / "data" / "dev-queries.json"
 OWN_QUERIES = REPO / "bench" / "data" / "queries.json"  # our own judged set, three styles, plus nonsense
 NONSENSE_HELDOUT = REPO / "bench" / "data" / "nonsense_heldout.json"  # off-topic queries no calibration sees
+PARAPHRASE_HELDOUT = REPO / "bench" / "data" / "paraphrase_heldout.json"
+BLIND_QUERIES = REPO / "bench" / "data" / "blind_queries.json"
 PRACTICE_LABELS = REPO / "bench" / "data" / "practice_labels.json"  # hand labels, independent of the vocabulary
 
 
@@ -48,6 +50,16 @@ def load_own_queries() -> tuple[list[dict], list[str]]:
 def load_heldout_nonsense() -> list[str]:
     """Off-topic queries that bench.calibrate never reads, for an unseen check of the floors."""
     return json.loads(NONSENSE_HELDOUT.read_text(encoding="utf-8"))["queries"]
+
+
+def load_unfitted_queries() -> dict[str, list[dict]]:
+    """Judged queries no calibration reads, by set: 16 held-out paraphrases (the vocabulary's everyday words were
+    written after them, by someone who had read them) and 30 blind queries (written and graded without sight of the
+    vocabulary or of the other sets)."""
+    return {
+        "held-out": json.loads(PARAPHRASE_HELDOUT.read_text(encoding="utf-8"))["queries"],
+        "blind": json.loads(BLIND_QUERIES.read_text(encoding="utf-8"))["queries"],
+    }
 
 
 def load_practice_labels() -> list[dict]:

@@ -6,8 +6,10 @@ precision@5 against hand practice labels.
     python -m bench.eval_search --encoder e5-small-q4 --encoder use-numpy
 
 Our set (bench/data/queries.json) is what the relevance calibration is fitted on (bench.calibrate), so its figures
-are in-sample for the calibration's few weights; the dev set (tests/data/dev-queries.json) is used by neither and
-is the unseen check. Results below the relevance floor are not returned, so a floor set too high costs nDCG here.
+are in-sample for the calibration's few weights; the dev set (tests/data/dev-queries.json), the held-out paraphrases
+(bench/data/paraphrase_heldout.json) and the blind set (bench/data/blind_queries.json) are used by neither; the
+blind set was also written without sight of the vocabulary. Results below the relevance floor are not returned, so a
+floor set too high costs nDCG here.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bench.corpus import (
     load_measures,
     load_own_queries,
     load_practice_labels,
+    load_unfitted_queries,
 )
 from bench.evaluation import evaluate, label_precision, unresolved
 from index.encoders import DEFAULT_ENCODER, get_encoder
@@ -42,7 +45,7 @@ def report(index: SearchIndex, name: str, queries: list[dict]) -> None:
         by_style = defaultdict(list)
         for q in queries:
             by_style[q["style"]].append(scores[q["id"]])
-        cells = " ".join(f"{statistics.mean(by_style[s]) if by_style[s] else float('nan'):10.3f}" for s in STYLES)
+        cells = " ".join(f"{statistics.mean(by_style[s]):10.3f}" if by_style[s] else f"{'—':>10}" for s in STYLES)
         print(f"  {mode:16} {statistics.mean(scores.values()):6.3f} {cells}")
 
 
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     own, nonsense = load_own_queries()
     dev = load_dev_queries()
     heldout = load_heldout_nonsense()
+    unfitted = load_unfitted_queries()
     names = args.encoder or list(dict.fromkeys([DEFAULT_ENCODER, "use-onnx"]))
     print(f"corpus: {len(measures)} measures ({source})")
     for name in names:
@@ -67,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n== {encoder.model_id} (dim {encoder.dim}): loaded and built in {took:.1f} s")
         report(index, "ours", own)
         report(index, "dev", dev)
+        for set_name, queries in unfitted.items():
+            report(index, set_name, queries)
         empty = sum(index.query(q).total == 0 for q in nonsense)
         unseen = sum(index.query(q).total == 0 for q in heldout)
         print(
