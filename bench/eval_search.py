@@ -27,7 +27,7 @@ from bench.corpus import (
     load_practice_labels,
     load_unfitted_queries,
 )
-from bench.evaluation import evaluate, label_precision, unresolved
+from bench.evaluation import evaluate, label_ceiling, label_precision, unresolved
 from index.encoders import DEFAULT_ENCODER, get_encoder
 from index.search import SearchIndex
 
@@ -83,6 +83,12 @@ def main(argv: list[str] | None = None) -> None:
             labels = load_practice_labels()
             for mode in ("dense", "hybrid"):
                 first, shared, n = label_precision(index, labels, k=5, mode=mode)
+                if mode == "dense":
+                    best_first, best_shared = label_ceiling(index.measures, labels, k=5)
+                    print(
+                        f"similar practices precision@5 of the best possible ranking: same primary label "
+                        f"{best_first:.3f}, any shared label {best_shared:.3f}"
+                    )
                 print(
                     f"similar practices precision@5 ({mode}): same primary label {first:.3f}, "
                     f"any shared label {shared:.3f}, over {n} measures"

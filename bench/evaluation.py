@@ -96,6 +96,24 @@ def similar_precision(
     return (sum(strict) / n if n else 0.0), (sum(overlap) / n if n else 0.0), n
 
 
+def _labels_of(measures: Sequence[Mapping[str, Any]], labels: Sequence[Mapping[str, Any]]):
+    """Measure id → (primary label, every label), from the hand labels' file and text_start."""
+    judged = resolve_judgments([{"id": lab["id"], "relevant": [dict(lab, grade=1)]} for lab in labels], measures)
+    out: dict[str, tuple[str, set[str]]] = {}
+    for lab in labels:
+        for mid in judged[lab["id"]]:
+            out[mid] = (lab["primary"], {lab["primary"], *lab.get("secondary", [])})
+    return out
+
+
+def _scored(measures: Sequence[Mapping[str, Any]], label_of: Mapping[str, tuple[str, set[str]]]):
+    """The measures precision is scored over: those whose primary label a measure of another agency also has."""
+    agency = {m["id"]: m["agency"] for m in measures}
+    for mid, (first, every) in label_of.items():
+        if any(p == first and agency[o] != agency[mid] for o, (p, _) in label_of.items()):
+            yield mid, first, every
+
+
 def label_precision(
     index: SearchIndex, labels: Sequence[Mapping[str, Any]], k: int = 5, mode: str = "hybrid"
 ) -> tuple[float, float, int]:
@@ -106,19 +124,29 @@ def label_precision(
     measure of another agency also has; a result of the source's own agency counts as wrong.
     """
     by_id = {m["id"]: m for m in index.measures}
-    judged = resolve_judgments([{"id": lab["id"], "relevant": [dict(lab, grade=1)]} for lab in labels], index.measures)
-    label_of: dict[str, tuple[str, set[str]]] = {}
-    for lab in labels:
-        for mid in judged[lab["id"]]:
-            label_of[mid] = (lab["primary"], {lab["primary"], *lab.get("secondary", [])})
+    label_of = _labels_of(index.measures, labels)
     primary, shared = [], []
-    for mid, (first, every) in label_of.items():
+    for mid, first, every in _scored(index.measures, label_of):
         agency = by_id[mid]["agency"]
-        if not any(p == first and by_id[o]["agency"] != agency for o, (p, _) in label_of.items()):
-            continue
         hits = index.similar(mid, k=k, mode=mode)
         ok = [h for h in hits if h["agency"] != agency]
         primary.append(sum(label_of.get(h["id"], ("", set()))[0] == first for h in ok) / k)
         shared.append(sum(bool(label_of.get(h["id"], ("", set()))[1] & every) for h in ok) / k)
     n = len(primary)
     return (sum(primary) / n if n else 0.0), (sum(shared) / n if n else 0.0), n
+
+
+def label_ceiling(
+    measures: Sequence[Mapping[str, Any]], labels: Sequence[Mapping[str, Any]], k: int = 5
+) -> tuple[float, float]:
+    """The precision@k (primary, shared) of the best possible ranking: a measure whose label only two measures of
+    other agencies share can score at most 2/k, however good the ranking."""
+    agency = {m["id"]: m["agency"] for m in measures}
+    label_of = _labels_of(measures, labels)
+    primary, shared = [], []
+    for mid, first, every in _scored(measures, label_of):
+        others = [(p, e) for o, (p, e) in label_of.items() if agency[o] != agency[mid]]
+        primary.append(min(k, sum(p == first for p, _ in others)) / k)
+        shared.append(min(k, sum(bool(e & every) for _, e in others)) / k)
+    n = len(primary)
+    return (sum(primary) / n if n else 0.0), (sum(shared) / n if n else 0.0)
