@@ -172,15 +172,23 @@ class Postings:
     def patched(self, row_map: np.ndarray, n_keys: int, keys: np.ndarray, rows: np.ndarray, weights=None) -> Postings:
         """These postings with rows renumbered by row_map (-1: the row is gone) and the entries (keys, rows,
         weights) of new rows added; keys may now number n_keys (new ones at the end)."""
-        old_keys = self.keys_of_entries()
         new_rows = row_map[np.asarray(self.rows, dtype=np.int64)]
         keep = new_rows >= 0
-        k = np.concatenate([old_keys[keep], np.asarray(keys, dtype=np.int64)])
-        r = np.concatenate([new_rows[keep], np.asarray(rows, dtype=np.int64)])
+        old_keys = self.keys_of_entries()[keep]  # ascending: the kept entries stay in order, renumbered
+        # The new entries are merged in after the kept entries of their key (as from_pairs of the kept entries
+        # followed by the new ones would order them) without sorting the millions of kept ones again.
+        keys = np.asarray(keys, dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        at = np.searchsorted(old_keys, keys[order], side="right")
+        k = np.insert(old_keys, at, keys[order])
+        r = np.insert(new_rows[keep].astype(np.int32), at, np.asarray(rows, dtype=np.int32)[order])
         w = None
         if self.weights is not None:
-            w = np.concatenate([np.asarray(self.weights)[keep], np.asarray(weights, dtype=np.float32)])
-        return Postings.from_pairs(k, r, n_keys, w)
+            w = np.insert(np.asarray(self.weights)[keep], at, np.asarray(weights, dtype=np.float32)[order])
+        counts = np.bincount(k, minlength=n_keys) if len(k) else np.zeros(n_keys, dtype=np.int64)
+        offsets = np.zeros(n_keys + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        return Postings(offsets, r, w)
 
     def save(self, directory: Path, name: str) -> None:
         save_array(directory, f"{name}.offsets", self.offsets)

@@ -88,6 +88,18 @@ class MultiColumn(_Column):
         by_key = Postings.from_pairs(np.asarray(kcodes, np.int64), np.asarray(krows, np.int64), len(keys))
         return cls(Strings.pack(list(ids), lookup=True), per_row, Strings.pack(list(keys), lookup=True), by_key)
 
+    @classmethod
+    def of_ids(cls, rows: Sequence[Sequence[str]]) -> MultiColumn:
+        """The column of(..., by_name=False) makes of items that are only ids ([{"id": t}, …] per row), made
+        from the ids themselves: the practice types of 100k measures without a dict per (measure, type)."""
+        codes: dict[str, int] = {}
+        pairs = [(r, codes.setdefault(t, len(codes))) for r, ts in enumerate(rows) for t in dict.fromkeys(ts) if t]
+        at = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        per_row = Postings.from_pairs(at[:, 0], at[:, 1], len(rows))
+        by_key = Postings.from_pairs(at[:, 1], at[:, 0], len(codes))
+        table = Strings.pack(list(codes), lookup=True)
+        return cls(table, per_row, table, by_key)
+
     def patched(self, patch: Patch, items: Sequence[Sequence[Mapping]], by_name: bool = True) -> MultiColumn:
         """This column with its rows renumbered and the items of the new rows added (see Facets.patched)."""
         ids = {v: i for i, v in enumerate(self.labels())}

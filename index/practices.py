@@ -247,12 +247,12 @@ def extend_scheme(
     kept = index.kept_rows
     membership: dict[str, list[str]] = {}
     fresh: list[int] = []
-    for row, mid in enumerate(ids):
-        if kept[row] >= 0:
-            if mid in scheme.membership:
-                membership[mid] = list(scheme.membership[mid])
-        else:
+    before = scheme.membership
+    for row, (mid, was) in enumerate(zip(ids, (kept >= 0).tolist(), strict=True)):
+        if not was:
             fresh.append(row)
+        elif (types_of := before.get(mid)) is not None:
+            membership[mid] = list(types_of)
     types = {t.id: PracticeType(t.id, t.label, list(t.alt_labels), [], t.source) for t in scheme.types}
     for p in vocab.practices:
         types.setdefault(p.id, PracticeType(p.id, p.label, list(p.synonyms)))

@@ -301,9 +301,7 @@ class SearchIndex:
     def _practice_facet(self) -> MultiColumn:
         if self._practice_column is None:
             membership = self._practice_membership or self.practice_scheme().membership
-            self._practice_column = MultiColumn.of(
-                [[{"id": t} for t in membership.get(mid) or []] for mid in self._records.ids()], by_name=False
-            )
+            self._practice_column = MultiColumn.of_ids([membership.get(mid) or () for mid in self._records.ids()])
         return self._practice_column
 
     def practice_types_of(self, row: int) -> list[str]:

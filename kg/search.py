@@ -208,17 +208,21 @@ class IndexStep:
         }
         (out / BUILD_FILE).write_text(json.dumps(dict(stats, how=self.outcome.how)), "utf-8")
         plain = scheme.to_dict()
-        # Compact: with an indent the json module encodes in Python (2 s for the membership of 100k measures)
-        (out / PRACTICES_FILE).write_text(
-            json.dumps(plain, ensure_ascii=False, separators=(",", ":"), sort_keys=True), "utf-8"
-        )
-        (out / SCHEME_FILE).write_text(json.dumps(raw.to_dict(), ensure_ascii=False, sort_keys=True), "utf-8")
+        # Compact: with an indent the json module encodes in Python (2 s for the membership of 100k measures); the
+        # scheme before corrections is encoded again only when corrections changed it
+        text = _compact(plain)
+        (out / PRACTICES_FILE).write_text(text, "utf-8")
+        (out / SCHEME_FILE).write_text(text if raw is scheme else _compact(raw.to_dict()), "utf-8")
         types = [
             {k: t[k] for k in ("id", "label", "alt_labels", "source")} | {"size": len(t["members"])}
             for t in plain["types"]
         ]
         (out / TYPES_FILE).write_text(json.dumps(types, ensure_ascii=False, sort_keys=True), "utf-8")
         return practice_graph(plain)
+
+
+def _compact(doc: dict) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def _previous_index(previous: Path | None):

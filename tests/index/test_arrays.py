@@ -1,0 +1,44 @@
+"""Posting lists: patching keeps rows, renumbers them and merges new entries as building them anew would."""
+
+import numpy as np
+import pytest
+
+from index.arrays import Patch, Postings
+
+
+def _rebuilt(old: Postings, patch: Patch, n_keys: int, keys, rows, weights) -> Postings:
+    """What patched() must equal: the kept entries (renumbered) followed by the new ones, through from_pairs."""
+    new_rows = patch.old_to_new[np.asarray(old.rows, dtype=np.int64)]
+    keep = new_rows >= 0
+    return Postings.from_pairs(
+        np.concatenate([old.keys_of_entries()[keep], keys]),
+        np.concatenate([new_rows[keep], rows]),
+        n_keys,
+        np.concatenate([np.asarray(old.weights)[keep], weights]),
+    )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_patched_posting_list_is_the_one_built_from_its_entries(seed):
+    rng = np.random.default_rng(seed)
+    n_rows, n_keys = int(rng.integers(1, 60)), int(rng.integers(1, 20))
+    size = int(rng.integers(0, 300))
+    old = Postings.from_pairs(
+        rng.integers(0, n_keys, size), rng.integers(0, n_rows, size), n_keys, rng.random(size).astype(np.float32)
+    )
+    # keep a random subset of the old rows (in order), add new rows among them
+    kept_old = np.flatnonzero(rng.random(n_rows) < rng.random())
+    kept = np.concatenate([kept_old, np.full(int(rng.integers(0, 8)), -1)])
+    rng.shuffle(kept[len(kept_old) :])
+    kept = kept[np.argsort(rng.random(len(kept)))] if seed % 2 else kept
+    patch = Patch.of(kept.astype(np.int64), n_rows)
+    more_keys = n_keys + int(rng.integers(0, 4))
+    m = int(rng.integers(0, 40)) if len(patch.new) else 0
+    keys = rng.integers(0, more_keys, m)
+    rows = rng.choice(patch.new, m) if m else np.zeros(0, dtype=np.int64)
+    weights = rng.random(m).astype(np.float32)
+    got = old.patched(patch.old_to_new, more_keys, keys, rows, weights)
+    want = _rebuilt(old, patch, more_keys, keys, rows, weights)
+    assert np.array_equal(got.offsets, want.offsets)
+    assert np.array_equal(got.rows, want.rows) and got.rows.dtype == want.rows.dtype
+    assert np.array_equal(got.weights, want.weights) and got.weights.dtype == want.weights.dtype
