@@ -94,7 +94,10 @@ def measure_count(store: Store, kind: str, key: str, agency: str | None = None) 
 
 def counted(store: Store, kind: str, key: str, what: str) -> list[dict]:
     """[{id, name, count}] of the units / systems / practice types / agencies of one thing's measures, most
-    measures first: counted by SPARQL GROUP BY, then the names of those found."""
+    measures first, counted and named by one SPARQL GROUP BY (a unit also with its agency's name).
+
+    The measures' plans are joined only when the thing or what is counted is an agency: the other relations are
+    stated of measures, every one of which is in a plan (the join took 0.2 s of a big system's page)."""
     ends = {
         "unit": ("?m sp:ownedBy ?o . ?o a org:OrganizationalUnit .", "org"),
         "system": ("?m sp:usesSystem ?o .", "system"),
@@ -102,30 +105,23 @@ def counted(store: Store, kind: str, key: str, what: str) -> list[dict]:
         "agency": ("?plan sp:agency ?o .", "org"),
     }
     pattern, prefix = ends[what]
+    plans = "?plan a sp:Plan ; sp:measure ?m ." if "?plan" in MEASURES_OF[kind] + pattern else ""
+    unit = what == "unit"
+    of_unit = (
+        ' OPTIONAL { ?o org:unitOf ?a . ?a skos:prefLabel ?al . FILTER(langMatches(lang(?al), "zh-Hant")) }'
+        if unit
+        else ""
+    )
     rows = store.select(
-        f"SELECT ?o (COUNT(DISTINCT ?m) AS ?n) WHERE {{ {MEASURES_OF[kind]} ?plan a sp:Plan ; sp:measure ?m . "
-        f"{pattern} }} GROUP BY ?o",
+        f"SELECT ?o (COUNT(DISTINCT ?m) AS ?n) (MIN(STR(?l)) AS ?name){' (MIN(STR(?al)) AS ?agency)' if unit else ''}"
+        f" WHERE {{ {MEASURES_OF[kind]} {plans} {pattern} ?o skos:prefLabel ?l . {zh('l')}{of_unit} }} GROUP BY ?o",
         {"x": iri(entity_iri(kind, key))},
     )
-    found = [str(r["o"]) for r in rows]
-    names = labels(store, values("x", found)) if found else {}
-    agency = {}
-    if what == "unit" and found:
-        agency = {
-            r["x"]: r["name"]
-            for r in store.select(
-                "SELECT ?x (MIN(STR(?l)) AS ?name) WHERE { "
-                + values("x", found)
-                + ' ?x org:unitOf ?a . ?a skos:prefLabel ?l . FILTER(langMatches(lang(?l), "zh-Hant")) } GROUP BY ?x'
-            )
-        }
     out = []
     for r in rows:
-        if r["o"] not in names:
-            continue
-        e = {"id": local(r["o"], prefix), "name": names[r["o"]], "count": int(r["n"])}
-        if what == "unit":
-            e["agency"] = agency.get(r["o"], "")
+        e = {"id": local(r["o"], prefix), "name": r["name"], "count": int(r["n"])}
+        if unit:
+            e["agency"] = r["agency"] or ""
         out.append(e)
     return sorted(out, key=lambda e: (-e["count"], e["name"]))
 

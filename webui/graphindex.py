@@ -21,7 +21,7 @@ import networkx as nx
 import pyoxigraph as ox
 
 from kg.vocab import BASE, ID
-from webui.store import Store, iri, values
+from webui.store import Store, values
 
 # The node types the graph view knows, in the order the legend lists them.
 KINDS: dict[str, str] = {
@@ -193,40 +193,22 @@ SELECT DISTINCT ?s ?o WHERE {{
 }}"""
 
 _DERIVED = {
-    # (kind of the node asked about) -> [(query binding ?o and ?n, derived label, node is the unit/agency end)]
-    "unit": [
-        (
-            "SELECT ?o (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m sp:ownedBy ?s ; sp:usesSystem ?o . ?o a sp:System } "
-            "GROUP BY ?o",
-            "措施使用系統",
-            True,
-        )
-    ],
-    "system": [
-        (
-            "SELECT ?o (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m sp:usesSystem ?s ; sp:ownedBy ?o . "
-            "?o a org:OrganizationalUnit } GROUP BY ?o",
-            "措施使用系統",
-            False,
-        )
-    ],
+    # (kind of the node asked about) -> [(pattern binding ?o from the node ?s and its measures ?m, derived label,
+    # node is the unit/agency end)]; counted for many nodes at once by _derived_counts
+    "unit": [("?m sp:ownedBy ?s ; sp:usesSystem ?o . ?o a sp:System", "措施使用系統", True)],
+    "system": [("?m sp:usesSystem ?s ; sp:ownedBy ?o . ?o a org:OrganizationalUnit", "措施使用系統", False)],
     "agency": [
         (
-            "SELECT ?o (COUNT(DISTINCT ?m) AS ?n) WHERE { ?plan a sp:Plan ; sp:agency ?s ; sp:measure ?m . "
-            "?m sp:practiceType ?o . ?o skos:inScheme id:practice } GROUP BY ?o",
+            "?plan a sp:Plan ; sp:agency ?s ; sp:measure ?m . ?m sp:practiceType ?o . ?o skos:inScheme id:practice",
             "措施實務類型",
             True,
         )
     ],
-    "practice": [
-        (
-            "SELECT ?o (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m sp:practiceType ?s . ?plan a sp:Plan ; sp:measure ?m ; "
-            "sp:agency ?o } GROUP BY ?o",
-            "措施實務類型",
-            False,
-        )
-    ],
+    "practice": [("?m sp:practiceType ?s . ?plan a sp:Plan ; sp:measure ?m ; sp:agency ?o", "措施實務類型", False)],
 }
+
+
+Derived = tuple[str, str, bool, int]  # a derived link: other end, label, the node is its first end, measures
 
 
 @dataclass(frozen=True)
@@ -357,7 +339,9 @@ class GraphIndex:
         return self.around_many([iri_])[iri_]
 
     def around_many(self, iris: list[str]) -> dict[str, Around]:
-        """The links of each of these nodes (asked of the store in one query for those not kept)."""
+        """The links of each of these nodes, asked of the store together for those not kept: their adjacency in
+        chunks, then the nodes at the other ends and the derived links' counts, each in a few queries (a 1999
+        hotline's neighbourhood asked them node by node: 383 queries)."""
         out: dict[str, Around] = {}
         missing = []
         for i in dict.fromkeys(iris):
@@ -367,18 +351,42 @@ class GraphIndex:
             else:
                 out[i] = a
         nodes = self.nodes_of(missing)
+        by_s: dict[str, list[dict]] = {}
         for chunk in (missing[x : x + 200] for x in range(0, len(missing), 200)):
-            rows = self.store.select(_ADJACENCY.replace("VALUES_HERE", values("s", chunk) + " " + _RELATION_VALUES))
-            by_s: dict[str, list[dict]] = {}
-            for r in rows:
+            for r in self.store.select(_ADJACENCY.replace("VALUES_HERE", values("s", chunk) + " " + _RELATION_VALUES)):
                 by_s.setdefault(r["s"], []).append(r)
-            for s in chunk:
-                out[s] = self._build_around(s, nodes.get(s), by_s.get(s, []))
-                self._around.put(s, out[s])
+        others = self.nodes_of(r["o"] for rows in by_s.values() for r in rows)
+        derived = self._derived_counts([s for s in missing if s in nodes], nodes)
+        for s in missing:
+            out[s] = self._build_around(by_s.get(s, []), others, derived.get(s, []))
+            self._around.put(s, out[s])
         return {i: out[i] for i in iris}
 
-    def _build_around(self, s: str, node: Node | None, rows: list[dict]) -> Around:
-        others = self.nodes_of(r["o"] for r in rows)
+    def _derived_counts(self, iris: list[str], nodes: Mapping[str, Node]) -> dict[str, list[Derived]]:
+        """Per node, its derived links (other end, label, forward, number of measures), most measures first: one
+        GROUP BY per kind of node and chunk of nodes."""
+        asked: list[tuple[str, str, str, bool, int]] = []
+        by_kind: dict[str, list[str]] = {}
+        for i in iris:
+            by_kind.setdefault(nodes[i].kind, []).append(i)
+        for kind, members in by_kind.items():
+            for pattern, label, forward in _DERIVED.get(kind, []):
+                for chunk in (members[x : x + 200] for x in range(0, len(members), 200)):
+                    query = (
+                        f"SELECT ?s ?o (COUNT(DISTINCT ?m) AS ?n) WHERE {{ {values('s', chunk)} {pattern} }} "
+                        "GROUP BY ?s ?o"
+                    )
+                    asked += [(r["s"], r["o"], label, forward, int(r["n"])) for r in self.store.select(query)]
+        named = self.nodes_of(o for _, o, *_ in asked)
+        out: dict[str, list[Derived]] = {}
+        for s, o, label, forward, n in asked:
+            if o in named:
+                out.setdefault(s, []).append((o, label, forward, n))
+        for links in out.values():
+            links.sort(key=lambda e: (-e[3], named[e[0]].label))
+        return out
+
+    def _build_around(self, rows: list[dict], others: Mapping[str, Node], derived: list[Derived]) -> Around:
         best: dict[str, tuple[int, str, bool]] = {}  # several triples state the same link: one edge per pair
         for r in rows:
             o = r["o"]
@@ -389,12 +397,6 @@ class GraphIndex:
             if o not in best or cand[:1] < best[o][:1] or (cand[0] == best[o][0] and cand[2] and not best[o][2]):
                 best[o] = cand
         stated = sorted(((o, rel, out) for o, (_, rel, out) in best.items()), key=lambda e: _sort_key(others[e[0]]))
-        derived: list[tuple[str, str, bool, int]] = []
-        for query, label, forward in _DERIVED.get(node.kind if node else "", []):
-            counted = {r["o"]: int(r["n"]) for r in self.store.select(query, {"s": iri(s)})}
-            named = self.nodes_of(counted)
-            derived += [(o, label, forward, counted[o]) for o in named]
-        derived.sort(key=lambda e: (-e[3], (self._nodes.get(e[0]) or Node(e[0], "measure", "", "")).label))
         return Around(tuple(stated), tuple(derived))
 
     # ----- what the browser is sent -----

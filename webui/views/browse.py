@@ -77,15 +77,17 @@ def _counted_page(state: KGState, kind: str, key: str, lists: dict[str, str]) ->
     """A unit's or system's page data that SPARQL counts (kept for the build): its number of measures and, under
     each name of `lists`, what its measures are counted by (entities.counted); and the page of its measures shown."""
 
+    every = measure_ids(state, kind, key)
+
     def counts() -> dict:
-        out: dict = {"measure_count": entities.measure_count(state.store, kind, key)}
+        out: dict = {"measure_count": len(every)}
         for name, what in lists.items():
             out[name] = entities.counted(state.store, kind, key, what)
         return out
 
     c = _cached(state, (kind, key), counts)
-    ids, page = _measures_page(state, kind, key, c["measure_count"])
-    return c, ids, page
+    p = page_of(every, measures_size())
+    return c, p.pop("rows"), p
 
 
 def _measures_page(state: KGState, kind: str, key: str, total: int, agency: str | None = None) -> tuple[list, dict]:
