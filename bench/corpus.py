@@ -14,6 +14,7 @@ OWN_QUERIES = REPO / "bench" / "data" / "queries.json"  # our own judged set, th
 NONSENSE_HELDOUT = REPO / "bench" / "data" / "nonsense_heldout.json"  # off-topic queries no calibration sees
 PARAPHRASE_HELDOUT = REPO / "bench" / "data" / "paraphrase_heldout.json"
 BLIND_QUERIES = REPO / "bench" / "data" / "blind_queries.json"
+NONSENSE_EVERYDAY = REPO / "bench" / "data" / "nonsense_everyday.json"  # off-topic, in words the vocabulary maps
 PRACTICE_LABELS = REPO / "bench" / "data" / "practice_labels.json"  # hand labels, independent of the vocabulary
 
 
@@ -47,9 +48,10 @@ def load_own_queries() -> tuple[list[dict], list[str]]:
     return doc["queries"], list(doc.get("nonsense", []))
 
 
-def load_heldout_nonsense() -> list[str]:
-    """Off-topic queries that bench.calibrate never reads, for an unseen check of the floors."""
-    return json.loads(NONSENSE_HELDOUT.read_text(encoding="utf-8"))["queries"]
+def load_heldout_nonsense(everyday: bool = False) -> list[str]:
+    """Off-topic queries that bench.calibrate never reads, for an unseen check of the floors; everyday: those in
+    everyday words the vocabulary maps to the plans' wording (bench/data/nonsense_everyday.json)."""
+    return json.loads((NONSENSE_EVERYDAY if everyday else NONSENSE_HELDOUT).read_text(encoding="utf-8"))["queries"]
 
 
 def load_unfitted_queries() -> dict[str, list[dict]]:

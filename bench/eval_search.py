@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     own, nonsense = load_own_queries()
     dev = load_dev_queries()
     heldout = load_heldout_nonsense()
+    everyday = load_heldout_nonsense(everyday=True)
     unfitted = load_unfitted_queries()
     names = args.encoder or list(dict.fromkeys([DEFAULT_ENCODER, "use-onnx"]))
     print(f"corpus: {len(measures)} measures ({source})")
@@ -75,9 +76,10 @@ def main(argv: list[str] | None = None) -> None:
             report(index, set_name, queries)
         empty = sum(index.query(q).total == 0 for q in nonsense)
         unseen = sum(index.query(q).total == 0 for q in heldout)
+        plain = sum(index.query(q).total == 0 for q in everyday)
         print(
             f"nonsense queries matching nothing (hybrid): {empty} of {len(nonsense)} the floors were set on, "
-            f"{unseen} of {len(heldout)} held out"
+            f"{unseen} of {len(heldout)} held out, {plain} of {len(everyday)} off-topic ones in everyday words"
         )
         if not args.no_similar:
             labels = load_practice_labels()

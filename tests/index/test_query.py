@@ -72,6 +72,13 @@ def test_unseen_nonsense_matches_nothing_in_hybrid_mode(index, q):
     assert index.query(q).total == 0
 
 
+def test_most_off_topic_queries_in_everyday_words_match_nothing(index):
+    # 籃球比賽結果 or 手機遊戲推薦 use words the vocabulary maps to the plans' wording (比賽 -> 評獎, 手機 -> APP):
+    # a few get through the floor (bench.eval_search counts them), most must not
+    everyday = load_heldout_nonsense(everyday=True)
+    assert sum(index.query(q).total == 0 for q in everyday) >= len(everyday) // 2
+
+
 def test_a_paraphrase_sharing_no_word_is_answered_on_meaning(index, measures):
     # 'sort the office's rubbish first and keep what can be used again' in everyday words: no measure shares its
     # wording, so only its meaning can answer it, and the measures judged for it must be among the first matches.
