@@ -94,7 +94,9 @@ def measure_count(store: Store, kind: str, key: str, agency: str | None = None) 
 
 def counted(store: Store, kind: str, key: str, what: str) -> list[dict]:
     """[{id, name, count}] of the units / systems / practice types / agencies of one thing's measures, most
-    measures first, counted and named by one SPARQL GROUP BY (a unit also with its agency's name).
+    measures first, counted by one SPARQL GROUP BY and named by the query around it (a unit also with its agency's
+    name): naming after counting looks each label up once, not once per measure (a big system's 1,490 units:
+    96 -> 74 ms).
 
     The measures' plans are joined only when the thing or what is counted is an agency: the other relations are
     stated of measures, every one of which is in a plan (the join took 0.2 s of a big system's page)."""
@@ -105,17 +107,20 @@ def counted(store: Store, kind: str, key: str, what: str) -> list[dict]:
         "agency": ("?plan sp:agency ?o .", "org"),
     }
     pattern, prefix = ends[what]
-    plans = "?plan a sp:Plan ; sp:measure ?m ." if "?plan" in MEASURES_OF[kind] + pattern else ""
+    plans = "?plan sp:measure ?m ." if "?plan" in MEASURES_OF[kind] + pattern else ""
     unit = what == "unit"
     of_unit = (
         ' OPTIONAL { ?o org:unitOf ?a . ?a skos:prefLabel ?al . FILTER(langMatches(lang(?al), "zh-Hant")) }'
         if unit
         else ""
     )
+    # The thing goes in as VALUES inside the subquery: bindings would bind ?x of the outer query only.
+    thing = values("x", [entity_iri(kind, key)])
+    measures = f"{thing} {MEASURES_OF[kind]} {plans} {pattern}"
+    inner = f"SELECT ?o (COUNT(DISTINCT ?m) AS ?n) WHERE {{ {measures} }} GROUP BY ?o"
     rows = store.select(
-        f"SELECT ?o (COUNT(DISTINCT ?m) AS ?n) (MIN(STR(?l)) AS ?name){' (MIN(STR(?al)) AS ?agency)' if unit else ''}"
-        f" WHERE {{ {MEASURES_OF[kind]} {plans} {pattern} ?o skos:prefLabel ?l . {zh('l')}{of_unit} }} GROUP BY ?o",
-        {"x": iri(entity_iri(kind, key))},
+        f"SELECT ?o ?n (MIN(STR(?l)) AS ?name){' (MIN(STR(?al)) AS ?agency)' if unit else ''}"
+        f" WHERE {{ {{ {inner} }} ?o skos:prefLabel ?l . {zh('l')}{of_unit} }} GROUP BY ?o ?n"
     )
     out = []
     for r in rows:

@@ -15,6 +15,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 
 import networkx as nx
@@ -194,7 +195,7 @@ SELECT DISTINCT ?s ?o WHERE {{
 
 _DERIVED = {
     # (kind of the node asked about) -> [(pattern binding ?o from the node ?s and its measures ?m, derived label,
-    # node is the unit/agency end)]; counted for many nodes at once by _derived_counts
+    # node is the unit/agency end)]; counted for many nodes at once (GraphIndex._derived_queries)
     "unit": [("?m sp:ownedBy ?s ; sp:usesSystem ?o . ?o a sp:System", "措施使用系統", True)],
     "system": [("?m sp:usesSystem ?s ; sp:ownedBy ?o . ?o a org:OrganizationalUnit", "措施使用系統", False)],
     "agency": [
@@ -287,6 +288,18 @@ def _node_rows(rows: Iterable[dict]) -> dict[str, Node]:
     return out
 
 
+def _derived_links(counted: Iterable[tuple[str, str, str, bool, int]], named: Mapping[str, Node]) -> dict:
+    """Per node, its derived links (other end, label, forward, number of measures) to the nodes `named` has, most
+    measures first."""
+    out: dict[str, list[Derived]] = {}
+    for s, o, label, forward, n in counted:
+        if o in named:
+            out.setdefault(s, []).append((o, label, forward, n))
+    for links in out.values():
+        links.sort(key=lambda e: (-e[3], named[e[0]].label))
+    return out
+
+
 def _valid(value: str) -> bool:
     try:
         ox.NamedNode(value)
@@ -322,11 +335,11 @@ class GraphIndex:
                 missing.append(i)
             elif n is not False:
                 out[i] = n
-        for chunk in (missing[x : x + 500] for x in range(0, len(missing), 500)):
-            found = _node_rows(
-                self.store.select(_TYPES.replace("VALUES_HERE", values("o", chunk)))
-                + self.store.select(_LABELS.replace("VALUES_HERE", values("o", chunk)))
-            )
+        chunks = [missing[x : x + 500] for x in range(0, len(missing), 500)]
+        asked = [q.replace("VALUES_HERE", values("o", chunk)) for chunk in chunks for q in (_TYPES, _LABELS)]
+        answers = self.store.together([partial(self.store.select, q) for q in asked])
+        for k, chunk in enumerate(chunks):
+            found = _node_rows(answers[2 * k] + answers[2 * k + 1])
             for i in chunk:
                 self._nodes.put(i, found.get(i, False))
             out.update(found)
@@ -351,40 +364,46 @@ class GraphIndex:
             else:
                 out[i] = a
         nodes = self.nodes_of(missing)
+        adjacency = [
+            _ADJACENCY.replace("VALUES_HERE", values("s", missing[x : x + 200]) + " " + _RELATION_VALUES)
+            for x in range(0, len(missing), 200)
+        ]
+        derived = self._derived_queries([s for s in missing if s in nodes], nodes)
+        answers = self.store.together([partial(self.store.select, q) for q in adjacency + [d[0] for d in derived]])
         by_s: dict[str, list[dict]] = {}
-        for chunk in (missing[x : x + 200] for x in range(0, len(missing), 200)):
-            for r in self.store.select(_ADJACENCY.replace("VALUES_HERE", values("s", chunk) + " " + _RELATION_VALUES)):
+        for rows in answers[: len(adjacency)]:
+            for r in rows:
                 by_s.setdefault(r["s"], []).append(r)
-        others = self.nodes_of(r["o"] for rows in by_s.values() for r in rows)
-        derived = self._derived_counts([s for s in missing if s in nodes], nodes)
+        counted = [
+            (r["s"], r["o"], label, forward, int(r["n"]))
+            for (_, label, forward), rows in zip(derived, answers[len(adjacency) :], strict=True)
+            for r in rows
+        ]
+        others = self.nodes_of([r["o"] for rows in by_s.values() for r in rows] + [c[1] for c in counted])
+        links = _derived_links(counted, others)
         for s in missing:
-            out[s] = self._build_around(by_s.get(s, []), others, derived.get(s, []))
+            out[s] = self._build_around(by_s.get(s, []), others, links.get(s, []))
             self._around.put(s, out[s])
         return {i: out[i] for i in iris}
 
-    def _derived_counts(self, iris: list[str], nodes: Mapping[str, Node]) -> dict[str, list[Derived]]:
-        """Per node, its derived links (other end, label, forward, number of measures), most measures first: one
-        GROUP BY per kind of node and chunk of nodes."""
-        asked: list[tuple[str, str, str, bool, int]] = []
+    @staticmethod
+    def _derived_queries(iris: list[str], nodes: Mapping[str, Node]) -> list[tuple[str, str, bool]]:
+        """(query, label, forward) asking the derived links of these nodes and their numbers of measures: one
+        GROUP BY per kind of node, derived relation and chunk of nodes."""
         by_kind: dict[str, list[str]] = {}
         for i in iris:
             by_kind.setdefault(nodes[i].kind, []).append(i)
-        for kind, members in by_kind.items():
-            for pattern, label, forward in _DERIVED.get(kind, []):
-                for chunk in (members[x : x + 200] for x in range(0, len(members), 200)):
-                    query = (
-                        f"SELECT ?s ?o (COUNT(DISTINCT ?m) AS ?n) WHERE {{ {values('s', chunk)} {pattern} }} "
-                        "GROUP BY ?s ?o"
-                    )
-                    asked += [(r["s"], r["o"], label, forward, int(r["n"])) for r in self.store.select(query)]
-        named = self.nodes_of(o for _, o, *_ in asked)
-        out: dict[str, list[Derived]] = {}
-        for s, o, label, forward, n in asked:
-            if o in named:
-                out.setdefault(s, []).append((o, label, forward, n))
-        for links in out.values():
-            links.sort(key=lambda e: (-e[3], named[e[0]].label))
-        return out
+        return [
+            (
+                f"SELECT ?s ?o (COUNT(DISTINCT ?m) AS ?n) WHERE {{ {values('s', members[x : x + 200])} {pattern} }} "
+                "GROUP BY ?s ?o",
+                label,
+                forward,
+            )
+            for kind, members in by_kind.items()
+            for pattern, label, forward in _DERIVED.get(kind, [])
+            for x in range(0, len(members), 200)
+        ]
 
     def _build_around(self, rows: list[dict], others: Mapping[str, Node], derived: list[Derived]) -> Around:
         best: dict[str, tuple[int, str, bool]] = {}  # several triples state the same link: one edge per pair

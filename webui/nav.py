@@ -13,6 +13,7 @@ from werkzeug.routing import BuildError
 
 from kg.years import roc_label
 from webui.headings import measure_heading
+from webui.paging import all_lists_url, aside_rows
 
 
 class NavEntry(NamedTuple):
@@ -68,5 +69,10 @@ def nav_items(current: str | None) -> list[dict]:
 def install_template_helpers(app: Flask) -> None:
     """Make the helpers callable from every template, the imported macros included (they see only globals)."""
     app.jinja_env.globals.update(
-        nav_url=nav_url, nav_items=nav_items, measure_heading=measure_heading, roc_label=roc_label
+        nav_url=nav_url,
+        nav_items=nav_items,
+        measure_heading=measure_heading,
+        roc_label=roc_label,
+        aside_rows=aside_rows,
+        all_lists_url=all_lists_url,
     )

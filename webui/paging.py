@@ -1,20 +1,22 @@
 """Server-side sorting, filtering and paging of a page's table or list: ?q= (rows containing the text), ?sort= (a
 column) with ?desc=1, ?page= (from 1). A page holds PAGE_SIZE rows (MEASURES_PAGE measures on the page of one
 unit, system, agency or practice type), or what the app's config of those names says; the downloads give every
-row."""
+row. A page's side lists (the units or agencies a system's measures are counted by) show ASIDE_ROWS rows, most
+measures first, and all of them with ?lists=all; its JSON twin has them all."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, request, url_for
 
 from webui.params import ParamError, get_int
 
 PAGE_SIZE = 100  # rows of a list page
 MEASURES_PAGE = 50  # measures shown at once on a unit, system, agency or practice page
 MAX_PAGE = 1_000_000
+ASIDE_ROWS = 50  # rows of a side list before its "show all" link (the app's ASIDE_ROWS setting overrides it)
 
 
 def list_size() -> int:
@@ -64,3 +66,16 @@ def table_page(
     if sort != default or desc:
         chosen = sorted(chosen, key=columns[sort], reverse=desc)
     return dict(page_of(chosen, size or list_size()), q=q, sort=sort, desc=desc, all=len(rows))
+
+
+def aside_rows(items: Sequence[Any]) -> list:
+    """The rows of a side list the page shows: the first ASIDE_ROWS, or every one when the request asks ?lists=all."""
+    if request.args.get("lists") == "all":
+        return list(items)
+    return list(items[: int(current_app.config.get("ASIDE_ROWS") or ASIDE_ROWS)])
+
+
+def all_lists_url() -> str:
+    """This page's URL, its query kept, showing its side lists whole."""
+    args = {k: v for k, v in request.args.lists() if k != "lists"}
+    return url_for(request.endpoint or "", **(request.view_args or {}), **args, lists="all")

@@ -7,13 +7,20 @@ int or float, unbound as None). Bound values go in as one VALUES row at the star
 each term written by pyoxigraph (so escaped: a value never becomes query syntax); a FILTER inside a nested group
 does not see them, so filter on them at the top level. The default graph is the union of all graphs, as every page
 reads it. A list of values goes in as a VALUES clause made by values(), escaped the same way.
+
+together(calls) runs a page's independent questions at once: Oxigraph evaluates a query without holding the GIL,
+so on two cores two queries take about as long as the longer one (a big system's page: 257 -> 146 ms).
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pyoxigraph as ox
 
@@ -51,6 +58,7 @@ _FLOATS = {_XSD + t for t in ("decimal", "double", "float")}
 Value = str | int | float | None
 _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+T = TypeVar("T")
 
 
 class StoreError(OSError):
@@ -123,6 +131,37 @@ class Store:
         except OSError as exc:
             raise StoreError(f"{path}: cannot open the graph store: {str(exc).splitlines()[0]}") from None
         self.path = Path(path)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._inside = threading.local()  # set in the pool's threads: what they run runs its own calls in turn
+
+    def together(self, calls: Sequence[Callable[[], T]]) -> list[T]:
+        """The results of these calls (each asking this store), in order, computed at once on a few threads; the
+        first exception one of them raised is raised. A call made from inside another runs its own calls in turn,
+        so no thread of the pool waits for another."""
+        if len(calls) < 2 or getattr(self._inside, "busy", False):
+            return [c() for c in calls]
+        futures = [self._threads().submit(self._run, c) for c in calls[1:]]
+        try:
+            first = calls[0]()
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+        return [first, *(f.result() for f in futures)]
+
+    def _run(self, call: Callable[[], T]) -> T:
+        self._inside.busy = True
+        try:
+            return call()
+        finally:
+            self._inside.busy = False
+
+    def _threads(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max(2, min(4, os.cpu_count() or 2)), thread_name_prefix="store")
+            return self._pool
 
     def select(self, query: str, bindings: Mapping[str, object] | None = None) -> list[dict[str, Value]]:
         """The solutions of a SELECT query, each a dict of plain values by variable name."""

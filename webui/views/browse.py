@@ -7,6 +7,7 @@ pages about one thing show its counts and one page of its measures (?page=), fou
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from flask import Blueprint, abort, request
 from flask.typing import ResponseReturnValue
@@ -58,35 +59,38 @@ def _by_plan(state: KGState, ids: list[str]) -> list[dict]:
 def measure_ids(state: KGState, kind: str, key: str, agency: str | None = None) -> list[str]:
     """Every measure of a thing in plan order (oldest plan first, then by agency, then as the plan lists them): the
     store gives (plan, measure, ordinal), the plans' order comes from plan_index; kept per thing in the cache."""
+    return state.cache.get(
+        ("measure_ids", kind, key, agency),
+        lambda: _in_plan_order(state, entities.measure_order(state.store, kind, key, agency)),
+    )
 
-    def build() -> list[str]:
-        plans = plan_index(state)
 
-        def order(row: tuple[str, str, int]) -> tuple:
-            p = plans.get(entities.local(row[0], "plan") or "", {})
-            return (*year_key(p.get("year")), p.get("agency", ""), row[0], row[2], row[1])
+def _in_plan_order(state: KGState, rows: list[tuple[str, str, int]]) -> list[str]:
+    plans = plan_index(state)
 
-        return list(
-            dict.fromkeys(r[1] for r in sorted(entities.measure_order(state.store, kind, key, agency), key=order))
-        )
+    def order(row: tuple[str, str, int]) -> tuple:
+        p = plans.get(entities.local(row[0], "plan") or "", {})
+        return (*year_key(p.get("year")), p.get("agency", ""), row[0], row[2], row[1])
 
-    return state.cache.get(("measure_ids", kind, key, agency), build)
+    return list(dict.fromkeys(r[1] for r in sorted(rows, key=order)))
 
 
 def _counted_page(state: KGState, kind: str, key: str, lists: dict[str, str]) -> tuple[dict, list, dict]:
     """A unit's or system's page data that SPARQL counts (kept for the build): its number of measures and, under
-    each name of `lists`, what its measures are counted by (entities.counted); and the page of its measures shown."""
-
-    every = measure_ids(state, kind, key)
+    each name of `lists`, what its measures are counted by (entities.counted); and the page of its measures shown.
+    Its measures and each count are asked of the store at once (Store.together)."""
+    store = state.store
 
     def counts() -> dict:
-        out: dict = {"measure_count": len(every)}
-        for name, what in lists.items():
-            out[name] = entities.counted(state.store, kind, key, what)
-        return out
+        rows, *counted = store.together(
+            [partial(entities.measure_order, store, kind, key)]
+            + [partial(entities.counted, store, kind, key, what) for what in lists.values()]
+        )
+        every = state.cache.get(("measure_ids", kind, key, None), lambda: _in_plan_order(state, rows))
+        return {"measure_count": len(every), **dict(zip(lists, counted, strict=True))}
 
     c = _cached(state, (kind, key), counts)
-    p = page_of(every, measures_size())
+    p = page_of(measure_ids(state, kind, key), measures_size())
     return c, p.pop("rows"), p
 
 
