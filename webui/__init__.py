@@ -77,6 +77,12 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     return app
 
 
+def compile_templates(app: Flask) -> None:
+    """Compile every page's template now (0.15 s), not on its first visit (up to 30 ms of that visit's time)."""
+    for name in app.jinja_env.list_templates(filter_func=lambda n: n.endswith(".html")):
+        app.jinja_env.get_template(name)
+
+
 def allowed_hosts(config: Mapping[str, Any]) -> set[str] | None:
     """The host names requests may name (lower case, no port); None when any is allowed (ALLOWED_HOSTS "*")."""
     given = config.get("ALLOWED_HOSTS") or ()
@@ -225,6 +231,7 @@ def serve(
             "EDITOR_TOKEN": editor_token or os.environ.get("KG_EDITOR_TOKEN", "").strip() or None,
         }
     )
+    compile_templates(app)
     try:
         server = create_server(app, host=host, port=port, threads=8)
     except (OSError, ValueError) as exc:  # taken in the meantime; waitress tells an unknown host as ValueError

@@ -257,3 +257,49 @@ def test_the_xlsx_writer_keeps_text_as_text():
     assert [r[0] for r in rows[1:]] == [*hostile[:4], "ab<&>", "負數"]
     assert rows[-1][1] == -5.5 and rows[1][1] == 3
     assert sheet_name("差距分析 [a/b]") == "差距分析 _a_b_" and len(sheet_name("長" * 40)) == 31
+
+
+def test_the_framework_index_files_each_measure_as_its_record_says(app):
+    """framework_index against a reference worked out from the measure records, for both framework versions."""
+    from webui.views.gaps import framework_index, items_of
+
+    st = state(app)
+    order = {mid: k for k, mid in enumerate(sorted(st.measures, key=lambda m: (st.measures[m]["plan_id"], m)))}
+    for version in sorted({c["version"] for c in st.framework.values()}):
+        expected: dict[str, dict[str, list]] = {}
+        for mid, m in st.measures.items():
+            aid = st.plans[m["plan_id"]]["agency"]["id"]
+            for n, how in items_of(st, m["framework_item"], version):
+                expected.setdefault(n, {}).setdefault(aid, []).append((mid, how))
+        index = framework_index(st, version)
+        assert {n: row for n, row in index.items() if row} == {
+            n: {a: sorted(ms, key=lambda x: order[x[0]]) for a, ms in row.items()} for n, row in expected.items()
+        }
+        assert sum(len(ms) for row in index.values() for ms in row.values()) > 50
+
+
+def test_a_gap_names_its_first_agencies_and_counts_the_rest(client, app, monkeypatch):
+    from webui.views import gaps
+
+    data = client.get("/api/gaps", query_string={"agency": RENWU}).get_json()["result"]
+    wide = next(g for g in data["practice_gaps"] + data["framework_gaps"] if g["agency_count"] >= 2)
+    monkeypatch.setattr(gaps, "GAP_AGENCIES", 1)
+    body = client.get("/gaps", query_string={"agency": RENWU}).get_data(as_text=True)
+    article = body[body.index(f'id="gap-{wide["kind"]}-{wide["id"]}"') :]
+    who = article[article.index('class="gap-who"') :].split("</p>")[0]
+    first, *rest = wide["agencies"]
+    assert f">{first['name']}</a>（{first['count']}）" in who
+    assert all(f">{a['name']}</a>" not in who for a in rest)
+    assert f"…等 {wide['agency_count']} 個機關" in who
+    summary = body[body.index('class="gap-summary"') :].split("</section>")[0]
+    assert f"{data['peers'][0]['name']}等）" in summary
+
+
+def test_the_server_compiles_every_page_template_before_its_first_visit(data_dir):
+    from webui import compile_templates
+
+    fresh = create_app({"DATA_DIR": str(data_dir)})
+    names = [n for n in fresh.jinja_env.list_templates() if n.endswith(".html")]
+    assert len(names) >= 20 and not fresh.jinja_env.cache
+    compile_templates(fresh)
+    assert {key[1] for key in fresh.jinja_env.cache} == set(names)
