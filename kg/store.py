@@ -35,6 +35,7 @@ from kg.datadir import (
     writing,
 )
 from kg.errors import PlanError, PlanParseError
+from kg.gcpolicy import rare_collections
 from kg.graph import Triples, entity_ntriples, graph_iri, plan_ntriples
 from kg.link import Aliases
 from kg.plan import parse_plan
@@ -227,26 +228,27 @@ def build(
         aliases = Aliases.load(target.path / "aliases.toml")
     except OSError as exc:
         raise os_error(exc, target.path) from None
-    report = BuildReport()
-    parsed: dict[str, dict] = {}
-    originals: dict[str, bytes] = {}
-    for result in _read_plans(files, aliases, strict, progress):
-        if isinstance(result, PlanError):
-            report.errors.append(result)
-            continue
-        rec, data, ingested = result
-        originals[rec["original"]] = data
-        parsed[rec["id"]] = rec
-        report.built.append(ingested.file)
-        report.ingested.append(ingested)
-    if not report.built:
+    with rare_collections():  # kg.gcpolicy: the build holds every record until it ends
+        report = BuildReport()
+        parsed: dict[str, dict] = {}
+        originals: dict[str, bytes] = {}
+        for result in _read_plans(files, aliases, strict, progress):
+            if isinstance(result, PlanError):
+                report.errors.append(result)
+                continue
+            rec, data, ingested = result
+            originals[rec["original"]] = data
+            parsed[rec["id"]] = rec
+            report.built.append(ingested.file)
+            report.ingested.append(ingested)
+        if not report.built:
+            return report
+        with writing(target.path, inputs, wait=wait, on_wait=on_wait) as writer:
+            # Read under the lock: a build that waited for another one adds to what that one published.
+            before = {r["id"]: r for r in writer.previous.records()}
+            records = dict(before, **parsed)
+            _publish(writer, records, before, originals, aliases, after_graph, report, remote)
         return report
-    with writing(target.path, inputs, wait=wait, on_wait=on_wait) as writer:
-        # Read under the lock: a build that waited for another one adds to what that one published.
-        before = {r["id"]: r for r in writer.previous.records()}
-        records = dict(before, **parsed)
-        _publish(writer, records, before, originals, aliases, after_graph, report, remote)
-    return report
 
 
 @dataclass
@@ -325,7 +327,7 @@ def remove(
     except OSError as exc:
         raise os_error(exc, target.path, "the removal") from None
     report = RemoveReport()
-    with writing(target.path, wait=wait, on_wait=on_wait, what="the removal") as writer:
+    with rare_collections(), writing(target.path, wait=wait, on_wait=on_wait, what="the removal") as writer:
         if writer.previous_dir is None:
             raise PlanError(str(target.path), "no knowledge graph here yet: run 'kg build' first")
         before = {r["id"]: r for r in writer.previous.records()}
