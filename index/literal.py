@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.arrays import Patch, Postings, Strings, open_array, save_array
+from index.arrays import Patch, Postings, Strings, open_array, runs, save_array
 from index.errors import IndexFormatError
 from index.query import literal_key
 from index.textnorm import normalise
@@ -120,22 +120,14 @@ class LiteralIndex:
         ids = {g: i for i, g in enumerate(self.grams)}
         keys, rows = _entries([f for f, _ in forms], ids)
         rows = patch.new[rows]
-        flat: list[bytes] = []
-        padded: list[bytes] = []
-        fresh = dict(zip(patch.new.tolist(), forms, strict=True))
-        for j, old in enumerate(patch.kept.tolist()):
-            if old >= 0:
-                flat.append(self._flat.raw(old))
-                padded.append(self._padded.raw(old))
-            else:
-                f, p = fresh[j]
-                flat.append(f.encode("utf-8"))
-                padded.append(p.encode("utf-8"))
+        new = patch.new.tolist()
+        flat = self._flat.spliced(patch.kept, {j: f.encode("utf-8") for j, (f, _) in zip(new, forms, strict=True)})
+        padded = self._padded.spliced(patch.kept, {j: p.encode("utf-8") for j, (_, p) in zip(new, forms, strict=True)})
         out = LiteralIndex.__new__(LiteralIndex)
         grams = Strings.pack(list(ids), lookup=True) if len(ids) > len(self.grams) else self.grams
         out._set(
-            _Texts.of_bytes(flat),
-            _Texts.of_bytes(padded),
+            flat,
+            padded,
             grams,
             self.postings.patched(patch.old_to_new, len(ids), keys, rows),
         )
@@ -187,6 +179,25 @@ class _Texts:
         offsets = np.zeros(len(data) + 1, dtype=np.int64)
         np.cumsum([len(b) for b in data], out=offsets[1:])
         return cls(b"".join(data), offsets)
+
+    def spliced(self, kept: np.ndarray, fresh: dict[int, bytes]) -> _Texts:
+        """The texts of new rows: row j is old row kept[j] (taken by runs of consecutive old rows), or fresh[j]
+        where kept[j] is -1."""
+        kept = np.asarray(kept, dtype=np.int64)
+        taken = kept >= 0
+        sizes = np.zeros(len(kept), dtype=np.int64)
+        sizes[taken] = self.offsets[kept[taken] + 1] - self.offsets[kept[taken]]
+        for j, b in fresh.items():
+            sizes[j] = len(b)
+        offsets = np.zeros(len(kept) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        parts = []
+        for a, b in runs(kept, taken):
+            if taken[a]:
+                parts.append(self.data[int(self.offsets[kept[a]]) : int(self.offsets[kept[b - 1] + 1])])
+            else:
+                parts.append(fresh[a])
+        return _Texts(b"".join(parts), offsets)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1

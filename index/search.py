@@ -164,13 +164,12 @@ class SearchIndex:
         keys = np.zeros((len(ms), 2), dtype="S16")
         lines: list[bytes | None] = [None] * len(ms)
         same = set(unchanged) if usable else set()
+        whole = np.zeros(len(ms), dtype=bool)  # rows whose saved line is the previous index's, copied when saved
         if same:
             known = [j for j, m in enumerate(ms) if m["id"] in same]
             kept[known] = previous._id_table().find([ms[j]["id"] for j in known])
-            for j in known:
-                if kept[j] >= 0:
-                    lines[j] = previous._records.line(int(kept[j]))
-        todo_rows = [j for j, b in enumerate(lines) if b is None]
+            whole[known] = kept[known] >= 0
+        todo_rows = np.flatnonzero(~whole).tolist()
         for j in todo_rows:
             lines[j] = _line(ms[j])
             keys[j, 0] = _digest(lines[j])
@@ -196,7 +195,11 @@ class SearchIndex:
                 todo.append(j)
         if todo:
             vectors[todo] = _encode_passages(encoder, [ms[j] for j in todo], index.context)
-        index._parts(_Rows(ms, lines), vectors, keys)
+        source = previous._records._file if whole.any() else None
+        if whole.any() and source is None:  # a previous index not saved: its lines are taken one by one
+            for j in np.flatnonzero(whole).tolist():
+                lines[j] = previous._records.line(int(kept[j]))
+        index._parts(_Rows(ms, lines, source=source, source_rows=kept if source is not None else None), vectors, keys)
         if usable and have.any():
             patch = Patch.of(kept, len(previous))
             fresh = [ms[j] for j in patch.new.tolist()]
@@ -733,8 +736,18 @@ class SearchIndex:
 class _Rows:
     """The records of an index in row order: a list while building, a RowFile (parsed on demand) when opened."""
 
-    def __init__(self, records: list[dict] | None, lines: list[bytes] | None, file: RowFile | None = None) -> None:
+    def __init__(
+        self,
+        records: list[dict] | None,
+        lines: list[bytes | None] | None,
+        file: RowFile | None = None,
+        source: RowFile | None = None,
+        source_rows: np.ndarray | None = None,
+    ) -> None:
+        """While building, lines[j] is the saved line of row j, or None for a row kept whole from `source` (the
+        previous index's rows: row source_rows[j] there), read from it when asked and copied by ranges when saved."""
         self._list, self._lines, self._file = records, lines, file
+        self._source, self._source_rows = source, source_rows
         self._ids: list[str] | None = None
 
     @classmethod
@@ -749,7 +762,10 @@ class _Rows:
 
     def line(self, row: int) -> bytes:
         """The saved line of a row (the JSON of its record, as written)."""
-        return self._lines[row] if self._lines is not None else self._file.line(row)
+        if self._lines is None:
+            return self._file.line(row)
+        line = self._lines[row]
+        return line if line is not None else self._source.line(int(self._source_rows[row]))
 
     def all(self) -> list[dict]:
         if self._list is None:
@@ -762,6 +778,9 @@ class _Rows:
         return self._ids
 
     def write(self, path: Path) -> None:
+        if self._lines is not None and self._source is not None:
+            RowFile.write_spliced(path, self._lines, self._source, self._source_rows, "records.offsets")
+            return
         lines = self._lines if self._lines is not None else self._file.all_lines()
         RowFile.write(path, lines, "records.offsets")
 

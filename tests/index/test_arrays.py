@@ -42,3 +42,28 @@ def test_a_patched_posting_list_is_the_one_built_from_its_entries(seed):
     assert np.array_equal(got.offsets, want.offsets)
     assert np.array_equal(got.rows, want.rows) and got.rows.dtype == want.rows.dtype
     assert np.array_equal(got.weights, want.weights) and got.weights.dtype == want.weights.dtype
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_spliced_texts_are_the_texts_built_row_by_row(seed, tmp_path):
+    """A one-plan update takes the kept rows' texts by runs of old rows: the same buffer and offsets as joining
+    each row's text, opened memory-mapped or built in memory."""
+    from index.literal import _Texts
+
+    rng = np.random.default_rng(seed)
+    words = ["", "a", "市民", "1999專線", "無障礙 環境", "x" * 50]
+    old_texts = [words[int(i)].encode("utf-8") for i in rng.integers(0, len(words), int(rng.integers(0, 40)))]
+    built = _Texts.of_bytes(old_texts)
+    built.save(tmp_path, "t")
+    opened = _Texts.open(tmp_path, "t", len(old_texts))
+    keep = [i for i in range(len(old_texts)) if rng.random() < 0.8]
+    if seed % 3 == 0:
+        keep = keep[::-1]  # kept rows in another order: no run longer than one row
+    kept = np.array(keep + [-1] * int(rng.integers(0, 5)), dtype=np.int64)
+    kept = kept[np.argsort(rng.random(len(kept)), kind="stable")] if seed % 2 else kept
+    fresh = {int(j): f"新{j}".encode() for j in np.flatnonzero(kept < 0)}
+    want = _Texts.of_bytes([fresh[j] if k < 0 else old_texts[k] for j, k in enumerate(kept.tolist())])
+    for source in (built, opened):
+        got = source.spliced(kept, fresh)
+        assert bytes(got.data) == bytes(want.data)
+        assert np.array_equal(got.offsets, want.offsets)

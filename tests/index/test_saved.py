@@ -85,6 +85,40 @@ def test_a_patched_index_answers_as_one_built_from_scratch(own, measures, encode
     _same_answers(SearchIndex.load(tmp_path / "new", encoder), fresh, gone=removed)
 
 
+@pytest.mark.parametrize("kernel_copy", [True, False], ids=["copy_file_range", "copied-in-python"])
+def test_rows_kept_whole_are_saved_as_a_build_from_scratch_saves_them(
+    own, measures, encoder, tmp_path, monkeypatch, kernel_copy
+):
+    """Rows of unchanged plans, taken from the previous index without reading them (`unchanged`), are copied by
+    ranges of its saved bytes: the saved rows equal a build's from scratch, and so do the rows asked for."""
+    if not kernel_copy:
+
+        def refused(*args, **kwargs):
+            raise OSError(18, "Invalid cross-device link")
+
+        monkeypatch.setattr(os, "copy_file_range", refused)
+    own.save(tmp_path / "old")
+    old = SearchIndex.load(tmp_path / "old", encoder)
+    changed = _changed(measures)
+    plans = list(dict.fromkeys(m["plan"] for m in measures))
+    untouched = [m["id"] for m in changed if m["plan"] not in plans[:2]]
+    # a plan in the middle re-ordered too: its rows are kept, but not as one run of the previous rows
+    moved = plans[3]
+    changed = [m for m in changed if m["plan"] != moved] + [m for m in changed if m["plan"] == moved][::-1]
+    patched = SearchIndex.build(changed, encoder, previous=old, unchanged=untouched)
+    assert patched.reused_rows == len(changed) - 2
+    fresh = SearchIndex.build(changed, encoder, reuse={content_key(m): old.vectors[0] for m in changed})
+    patched.save(tmp_path / "patched")
+    fresh.save(tmp_path / "fresh")
+    for name in ("records.jsonl", "records.offsets.npy"):
+        assert (tmp_path / "patched" / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), name
+    back = SearchIndex.load(tmp_path / "patched", encoder)
+    assert [back.record(r) for r in range(len(back))] == [fresh.record(r) for r in range(len(fresh))]
+    assert [patched._records.line(r) for r in range(len(patched))] == [
+        fresh._records.line(r) for r in range(len(fresh))
+    ]
+
+
 def test_a_saved_index_is_opened_memory_mapped(own, measures, encoder, tmp_path, monkeypatch):
     monkeypatch.setattr(arrays, "MAP_AT_BYTES", 0)  # the samples' arrays are all small: map every one
     own.set_practice_membership({measures[0]["id"]: ["t-a"]})
