@@ -28,6 +28,8 @@ from xml.sax.saxutils import escape, quoteattr
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
 
 from kg.errors import QueryError
+from kg.sparql_sort import OrderPlan
+from kg.sparql_sort import split as split_order
 from kg.sparql_worker import MEMORY_MB, WorkerError, WorkerPool, answer_in_thread
 from kg.triplestore import PREFIXES, RemoteStore, TripleStoreError
 
@@ -158,6 +160,7 @@ OPEN, CLOSE = "{([", "})]"
 class Token:
     kind: str
     text: str
+    start: int = 0  # where it starts in the query
 
 
 def _iri_valid(text: str) -> bool | None:
@@ -191,9 +194,9 @@ def tokens(query: str, relative_iris: bool = False) -> list[Token]:
             valid = _iri_valid(text)
             if not (valid or (valid is None and relative_iris)):
                 kind, text = "punct", "<"
-        pos += len(text)
         if kind not in ("ws", "comment"):
-            out.append(Token(kind, text))
+            out.append(Token(kind, text, pos))
+        pos += len(text)
     return out
 
 
@@ -224,12 +227,14 @@ def _uses_service(toks: Iterable[Token]) -> bool:
 @dataclass
 class Checked:
     """A query that passed check_query: its form (SELECT, ASK, CONSTRUCT, DESCRIBE), whether it has FROM, and
-    whether its answer is the same at every run on the same data (no NOW(), RAND(), UUID(), STRUUID(), BNODE())."""
+    whether its answer is the same at every run on the same data (no NOW(), RAND(), UUID(), STRUUID(), BNODE());
+    order: how to sort its answer after evaluation instead of in the engine (kg.sparql_sort), or None."""
 
     query: str
     form: str
     has_dataset: bool
     repeatable: bool
+    order: OrderPlan | None = None
 
 
 _UPDATE_MESSAGE = "updates are not allowed: this endpoint is read-only (rebuild from plans with 'kg build')"
@@ -263,7 +268,8 @@ def check_query(query: str, limits: Limits = Limits()) -> Checked:
             "is contacted (a prefixed name that starts with 'service' counts too: write it as a full <IRI>)",
         )
     form = next((w.upper() for w in words if w in FORMS), "")
-    return Checked(query, form, "from" in words, FRESH_WORDS.isdisjoint(words))
+    order = split_order(query, readings[0]) if len(readings) == 1 else None
+    return Checked(query, form, "from" in words, FRESH_WORDS.isdisjoint(words), order)
 
 
 def check_read_only(query: str) -> None:
@@ -380,6 +386,9 @@ def evaluate(
         except TripleStoreError as exc:
             raise QueryStoreError(str(exc)) from None
         return _outcome(data, checked.form, req["prefixes"])
+    if checked.order is not None:  # the engine evaluates, the worker sorts (the query as written if it cannot)
+        o = checked.order
+        req.update(query=o.query, sort={"keys": o.keys, "offset": o.offset, "limit": o.limit, "query": query})
     if isinstance(source, Dataset):
         store = getattr(source.store, "_inner", None)
         if store is None:

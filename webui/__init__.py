@@ -185,6 +185,18 @@ def _api_url() -> str | None:
         return None
 
 
+def start_sparql_workers(app: Flask) -> None:
+    """Start the endpoint's query workers on the store being served (none for a SPARQL server as the store)."""
+    from kg.datadir import DataDir
+    from webui.state import EXTENSION
+    from webui.views.sparql import remote_store
+
+    with app.app_context():
+        if remote_store() is None:
+            state = app.extensions[EXTENSION]
+            state.sparql.start(DataDir(state.data_dir).store_dir)
+
+
 def serve(
     data_dir: str,
     host: str = "127.0.0.1",
@@ -232,6 +244,7 @@ def serve(
         }
     )
     compile_templates(app)
+    start_sparql_workers(app)
     try:
         server = create_server(app, host=host, port=port, threads=8)
     except (OSError, ValueError) as exc:  # taken in the meantime; waitress tells an unknown host as ValueError

@@ -63,6 +63,11 @@ class SparqlRunner:
     def limits(self, memory_mb: int | None = None) -> Limits:
         return Limits(timeout=self.timeout, max_rows=self.max_rows, memory_mb=memory_mb or self.memory_mb)
 
+    def start(self, store_dir: str | Path) -> None:
+        """Start the workers now, in the background, each opening the store at store_dir (what `kg serve` does, so
+        that its first query does not wait for a process and a cold store)."""
+        pool_for(self.workers, self.memory_mb, self.queue).start(store=store_dir)
+
     def run(
         self,
         query: str,

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
+from kg.datadir import DataDir
 from webui import create_app
 from webui.views.sparql import EXAMPLES
 
@@ -165,3 +170,52 @@ def test_a_slow_query_gives_503_and_frees_its_worker_later(data_dir):
             break
         time.sleep(0.1)
     assert again.status_code == 200
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _open_files(pid: int) -> set[str]:
+    files = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            files.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass
+    return files
+
+
+def test_kg_serve_has_its_query_workers_open_the_store_before_the_first_query(data_dir):
+    """The first query does not wait for a process to start nor for a cold store."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kg.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    store = str(DataDir(data_dir).store_dir.resolve())
+    try:
+        deadline = time.monotonic() + 90
+        workers: list[int] = []
+        while time.monotonic() < deadline and server.poll() is None:
+            workers = [p for p in _children(server.pid) if any(f.startswith(store) for f in _open_files(p))]
+            if workers:
+                break
+            time.sleep(0.2)
+        assert workers, "no query worker has the store open"
+        assert b"sparql_worker" in open(f"/proc/{workers[0]}/cmdline", "rb").read()
+    finally:
+        server.terminate()
+        server.wait(30)

@@ -311,7 +311,7 @@ def _refusal(exc: QueryError, limits: Limits) -> Refused:
     return Refused(400, f"SPARQL 查詢有誤：{exc}")
 
 
-def _remote_store() -> RemoteStore | None:
+def remote_store() -> RemoteStore | None:
     """The SPARQL server the endpoint forwards to (SPARQL_STORE, else $KG_STORE), or None: the data dir's store."""
     location = current_app.config.get("SPARQL_STORE") or os.environ.get(TRIPLESTORE_ENV)
     if not location or location == "embedded":
@@ -338,7 +338,7 @@ def endpoint() -> ResponseReturnValue:
         try:
             outcome = state.sparql.run(
                 query,
-                _remote_store() or DataDir(state.data_dir).store_dir,  # the build this state shows, taken now
+                remote_store() or DataDir(state.data_dir).store_dir,  # the build this state shows, taken now
                 memory_mb=memory_mb,
                 queue=int(config.get("SPARQL_QUEUE", 0)),
                 default_graphs=read.default_graphs,
