@@ -24,7 +24,7 @@ SORT_CHARS = 32 << 20  # characters of all the answer's terms at most, likewise
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
-_INTEGERS = {
+INTEGER_TYPES = {
     XSD + t
     for t in (
         "integer",
@@ -175,7 +175,7 @@ def _key(cell: list | None) -> tuple | None:
     if datatype in _STRINGS:
         return (3, value)
     try:
-        if datatype in _INTEGERS:
+        if datatype in INTEGER_TYPES:
             return (2, int(value.strip()))
         if datatype in _DECIMALS:
             return (2, Decimal(value.strip()))

@@ -24,6 +24,7 @@ from typing import TypeVar
 
 import pyoxigraph as ox
 
+from kg.sparql_sort import INTEGER_TYPES
 from kg.vocab import BASE, ID
 
 PREFIXES = {
@@ -38,21 +39,7 @@ PREFIXES = {
 }
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
-_INTEGERS = {
-    _XSD + t
-    for t in (
-        "integer",
-        "int",
-        "long",
-        "short",
-        "byte",
-        "nonNegativeInteger",
-        "positiveInteger",
-        "unsignedInt",
-        "unsignedLong",
-        "gYear",
-    )
-}
+_INTEGERS = INTEGER_TYPES | {_XSD + "gYear"}
 _FLOATS = {_XSD + t for t in ("decimal", "double", "float")}
 
 Value = str | int | float | None

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from bench.scale import descendants
 from kg.datadir import DataDir
 from webui import create_app
 from webui.views.sparql import EXAMPLES
@@ -172,19 +173,6 @@ def test_a_slow_query_gives_503_and_frees_its_worker_later(data_dir):
     assert again.status_code == 200
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = open(f"/proc/{entry}/stat").read()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry))
-    return out
-
-
 def _open_files(pid: int) -> set[str]:
     files = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -210,7 +198,7 @@ def test_kg_serve_has_its_query_workers_open_the_store_before_the_first_query(da
         deadline = time.monotonic() + 90
         workers: list[int] = []
         while time.monotonic() < deadline and server.poll() is None:
-            workers = [p for p in _children(server.pid) if any(f.startswith(store) for f in _open_files(p))]
+            workers = [p for p in descendants(server.pid) if any(f.startswith(store) for f in _open_files(p))]
             if workers:
                 break
             time.sleep(0.2)
