@@ -95,6 +95,9 @@ RELATION_NOTES: dict[str, str] = {
 # expanded, an agency with thousands of measures, must not make the answer huge); the browser draws the links among
 # what it shows from them.
 LINKS_PER_NODE = 500
+# One expansion shows at most this many neighbours unless more are asked for (the API's limit, up to 1000): more
+# nodes than this around one are unreadable on the canvas, and the status line says how many there are.
+NEIGHBOURS = 100
 # Path finding looks at no more than this many nodes' neighbours, and does not go through nodes with more links than
 # HUB_DEGREE (an agency or a practice type with thousands of measures links nearly everything to everything).
 PATH_EXPANSIONS = 150
@@ -288,15 +291,15 @@ def _node_rows(rows: Iterable[dict]) -> dict[str, Node]:
     return out
 
 
-def _derived_links(counted: Iterable[tuple[str, str, str, bool, int]], named: Mapping[str, Node]) -> dict:
-    """Per node, its derived links (other end, label, forward, number of measures) to the nodes `named` has, most
-    measures first."""
+def _derived_links(counted: Iterable[tuple[str, str, str, bool, int]]) -> dict:
+    """Per node, its derived links (other end, label, forward, number of measures), most measures first, then by the
+    other end's IRI. Their patterns type the other end, so it is a node of the view without asking: a system used by
+    a thousand units is not made to look them all up before its first expansion."""
     out: dict[str, list[Derived]] = {}
     for s, o, label, forward, n in counted:
-        if o in named:
-            out.setdefault(s, []).append((o, label, forward, n))
+        out.setdefault(s, []).append((o, label, forward, n))
     for links in out.values():
-        links.sort(key=lambda e: (-e[3], named[e[0]].label))
+        links.sort(key=lambda e: (-e[3], e[0]))
     return out
 
 
@@ -353,8 +356,8 @@ class GraphIndex:
 
     def around_many(self, iris: list[str]) -> dict[str, Around]:
         """The links of each of these nodes, asked of the store together for those not kept: their adjacency in
-        chunks, then the nodes at the other ends and the derived links' counts, each in a few queries (a 1999
-        hotline's neighbourhood asked them node by node: 383 queries)."""
+        chunks, then the nodes at the other ends of the stated links and the derived links' counts, each in a few
+        queries (a 1999 hotline's neighbourhood asked them node by node: 383 queries)."""
         out: dict[str, Around] = {}
         missing = []
         for i in dict.fromkeys(iris):
@@ -379,8 +382,8 @@ class GraphIndex:
             for (_, label, forward), rows in zip(derived, answers[len(adjacency) :], strict=True)
             for r in rows
         ]
-        others = self.nodes_of([r["o"] for rows in by_s.values() for r in rows] + [c[1] for c in counted])
-        links = _derived_links(counted, others)
+        others = self.nodes_of([r["o"] for rows in by_s.values() for r in rows])
+        links = _derived_links(counted)
         for s in missing:
             out[s] = self._build_around(by_s.get(s, []), others, links.get(s, []))
             self._around.put(s, out[s])
@@ -501,8 +504,10 @@ class GraphIndex:
         LINKS_PER_NODE of) its own links, so that the browser can draw the links between what it shows."""
         a = self.around(iri_)
         edges = self.links(iri_, relations, derived_from_end=relations is None, around=a)
-        shown = edges[:limit]
-        others = [e["target"] if e["source"] == iri_ else e["source"] for e in shown]
+        ends = {id(e): e["target"] if e["source"] == iri_ else e["source"] for e in edges[:limit]}
+        known = self.nodes_of(ends.values())  # a derived link's other end is typed by its pattern; checked here
+        shown = [e for e in edges[:limit] if ends[id(e)] in known]
+        others = [ends[id(e)] for e in shown]
         arounds = self.around_many(others)
         return {
             "node": dict(self.describe(iri_, a), links=self.links(iri_, around=a)[:LINKS_PER_NODE]),

@@ -283,7 +283,7 @@
           centre.select();
           select(centre);
           var added = cy.nodes().length - before;
-          var note = data.truncated ? "；鄰居過多，只顯示前 " + data.neighbours.length + " 個" : "";
+          var note = data.truncated ? "；共 " + data.available + " 個鄰居，只顯示前 " + data.neighbours.length + " 個（可只展開一種關係）" : "";
           setStatus((rel ? "「" + rel + "」" : "") + "新增 " + added + " 個節點（" + counts() + "）" + note);
           saveScene();
         });

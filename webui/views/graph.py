@@ -8,7 +8,17 @@ from flask.typing import ResponseReturnValue
 
 from kg.vocab import ID
 from webui.counts import counts, totals
-from webui.graphindex import DEFAULT_HOPS, DERIVED_LABELS, KINDS, MAX_HOPS, MAX_PATHS, RELATION_NOTES, GraphIndex, Node
+from webui.graphindex import (
+    DEFAULT_HOPS,
+    DERIVED_LABELS,
+    KINDS,
+    MAX_HOPS,
+    MAX_PATHS,
+    NEIGHBOURS,
+    RELATION_NOTES,
+    GraphIndex,
+    Node,
+)
 from webui.params import ParamError, get_int, get_query
 from webui.state import get_state
 
@@ -117,7 +127,7 @@ def node() -> ResponseReturnValue:
     iri = request.args.get("id", "").strip()
     if not iri:
         raise ParamError("缺少參數 id（節點的 IRI，例如 https://w3id.org/spkg/id/system/hotline-1999）")
-    limit = get_int(request.args, "limit", 200, 1, 1000)
+    limit = get_int(request.args, "limit", NEIGHBOURS, 1, 1000)
     relations = _relations()
     if state.graph.node(iri) is None:
         abort(404, description=f"關係圖中沒有節點「{iri}」")
