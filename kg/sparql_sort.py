@@ -124,8 +124,6 @@ def split(query: str, toks: list[_Tok]) -> OrderPlan | None:
     first = next((t for t in words if not _word(t, "prefix", "base")), None)
     if first is None or not _word(first, "select") or any(_word(t, "base") for t in words):
         return None
-    start = toks.index(first)
-    projected = _projected(toks[start + 1 :])
     depth = 0
     order_at = -1
     for i, t in enumerate(toks):
@@ -139,6 +137,7 @@ def split(query: str, toks: list[_Tok]) -> OrderPlan | None:
     if parsed is None:
         return None
     keys, used = parsed
+    projected = _projected(toks[toks.index(first) + 1 :])
     if projected is not None and any(name not in projected for name, _ in keys):
         return None
     offset, limit = 0, None

@@ -30,6 +30,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -121,13 +122,15 @@ def answer(store: Any, req: dict) -> dict:
     return _evaluate(store, req["query"], kwargs, max_rows, max_chars)
 
 
-def _cap(rows: list[list], max_rows: int, max_chars: int) -> tuple[list[list], bool]:
-    """The first rows that fit max_rows and max_chars, and whether any were left out."""
+def _cap(items: Iterable[list], max_rows: int, max_chars: int) -> tuple[list[list], bool]:
+    """The first rows that fit max_rows and max_chars, and whether any were left out (only what is kept is read)."""
+    rows: list[list] = []
     size = 0
-    for i, row in enumerate(rows):
+    for row in items:
         size += _chars(row)
-        if i >= max_rows or size > max_chars:
-            return rows[:i], True
+        if len(rows) >= max_rows or size > max_chars:
+            return rows, True
+        rows.append(row)
     return rows, False
 
 
@@ -145,24 +148,13 @@ def _evaluate(store: Any, query: str, kwargs: dict, max_rows: int, max_chars: in
     try:
         if isinstance(result, ox.QueryBoolean):
             return {"kind": "ASK", "boolean": bool(result)}
-        rows: list[list] = []
-        size = 0
-        truncated = False
         if isinstance(result, ox.QuerySolutions):
             variables = [v.value for v in result.variables]
             items = ([_cell(t) for t in solution] for solution in result)
         else:
             variables = []
             items = ([_cell(t.subject), _cell(t.predicate), _cell(t.object)] for t in result)
-        for row in items:
-            if len(rows) >= max_rows:
-                truncated = True
-                break
-            size += _chars(row)
-            if size > max_chars:
-                truncated = True
-                break
-            rows.append(row)
+        rows, truncated = _cap(items, max_rows, max_chars)
         if isinstance(result, ox.QuerySolutions):
             return {"kind": "SELECT", "vars": variables, "rows": rows, "truncated": truncated}
         return {"kind": "GRAPH", "triples": rows, "truncated": truncated}
