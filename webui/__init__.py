@@ -185,6 +185,15 @@ def _api_url() -> str | None:
         return None
 
 
+def load_encoder(app: Flask) -> None:
+    """Load the search encoder's model now (about a second for USE, which its package loads on first use), so
+    that the first search after start does not wait for it."""
+    from index.encoders import load
+    from webui.state import EXTENSION
+
+    load(app.extensions[EXTENSION].search.index.encoder)
+
+
 def start_sparql_workers(app: Flask) -> None:
     """Start the endpoint's query workers on the store being served (none for a SPARQL server as the store)."""
     from kg.datadir import DataDir
@@ -245,6 +254,7 @@ def serve(
     )
     compile_templates(app)
     start_sparql_workers(app)
+    load_encoder(app)
     try:
         server = create_server(app, host=host, port=port, threads=8)
     except (OSError, ValueError) as exc:  # taken in the meantime; waitress tells an unknown host as ValueError

