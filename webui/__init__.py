@@ -194,6 +194,15 @@ def load_encoder(app: Flask) -> None:
     load(app.extensions[EXTENSION].search.index.encoder)
 
 
+def prepare_pages(app: Flask) -> None:
+    """What the gap analysis pages of the build being served all read, worked out before the first visit."""
+    from webui.state import EXTENSION
+    from webui.views import gaps
+
+    with app.app_context():
+        gaps.prepare(app.extensions[EXTENSION])
+
+
 def start_sparql_workers(app: Flask) -> None:
     """Start the endpoint's query workers on the store being served (none for a SPARQL server as the store)."""
     from kg.datadir import DataDir
@@ -255,6 +264,7 @@ def serve(
     compile_templates(app)
     start_sparql_workers(app)
     load_encoder(app)
+    prepare_pages(app)
     try:
         server = create_server(app, host=host, port=port, threads=8)
     except (OSError, ValueError) as exc:  # taken in the meantime; waitress tells an unknown host as ValueError

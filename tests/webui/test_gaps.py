@@ -303,3 +303,18 @@ def test_the_server_compiles_every_page_template_before_its_first_visit(data_dir
     assert len(names) >= 20 and not fresh.jinja_env.cache
     compile_templates(fresh)
     assert {key[1] for key in fresh.jinja_env.cache} == set(names)
+
+
+def test_the_server_works_out_the_gap_analysis_indexes_before_the_first_visit(data_dir):
+    from webui import prepare_pages
+    from webui.state import EXTENSION
+
+    fresh = create_app({"DATA_DIR": str(data_dir)})
+    state = fresh.extensions[EXTENSION]
+    versions = {c["version"] for c in state.framework.values()}
+    keys = [("gaps.framework", v) for v in sorted(versions)] + [("gaps.agencies",)]
+    assert len(versions) >= 2 and not any(k in state.cache._data for k in keys)
+    prepare_pages(fresh)
+    assert all(k in state.cache._data for k in keys)
+    with fresh.test_client() as c:  # and the analysis reads what was worked out
+        assert c.get("/api/gaps", query_string={"agency": next(iter(state.agencies))}).status_code == 200

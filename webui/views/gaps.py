@@ -133,6 +133,14 @@ def framework_index(state: KGState, version: str) -> dict[str, dict[str, list[tu
     return state.cache.get(("gaps.framework", version), build)
 
 
+def prepare(state: KGState) -> None:
+    """Work out now what every gap analysis of this build reads (each framework version's index of who covers
+    which item, the agency of each measure): about 0.2 s at 100k measures, otherwise spent on the first visit."""
+    for version in sorted({c["version"] for c in state.framework.values()}):
+        framework_index(state, version)
+    _agencies_of(state)
+
+
 def _by_agency(
     parts: list[tuple[np.ndarray, str]], of: np.ndarray, agencies: list[str], ids: list[str]
 ) -> dict[str, list[tuple[str, str]]]:
