@@ -43,8 +43,8 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     ENCODER and ENCODER_THREADS (else KG_ENCODER, INDEX_ENCODER_THREADS), RELOAD_INTERVAL (seconds, default 0.5),
     ALLOWED_HOSTS (host names served besides 127.0.0.1, localhost and ::1; "*" for any) and SERVE_HOST (the
     address `kg serve` listens on, served too), EDITOR_TOKEN (the token that lets planners add and remove plans
-    at /manage; without it the UI is read-only) and SECRET_KEY (signs the editors' session; made at start if not
-    given))."""
+    at /manage; without it the UI is read-only), SECRET_KEY (signs the editors' session; made at start if not
+    given) and GRAPH_NEIGHBOURS (how many neighbours one expansion of the graph view shows, default 100))."""
     app = Flask(__name__)
     app.config.update(DEFAULTS)
     app.config.update(config)

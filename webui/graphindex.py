@@ -498,22 +498,26 @@ class GraphIndex:
             edges += [e for e in self.links(i, around=arounds[i]) if e["source"] == i and e["target"] in wanted]
         return {"nodes": [self.describe(i, arounds[i]) for i in iris], "edges": edges}
 
-    def neighbourhood(self, iri_: str, limit: int, relations: set[str] | None = None) -> dict:
-        """The node, up to `limit` neighbours and the edges to them: those linked by `relations` when given, else
-        every stated link and the derived ones from a unit or agency. Each neighbour comes with (up to
-        LINKS_PER_NODE of) its own links, so that the browser can draw the links between what it shows."""
+    def neighbourhood(self, iri_: str, limit: int, relations: set[str] | None = None, offset: int = 0) -> dict:
+        """The node, up to `limit` neighbours (from the offset-th on) and the edges to them: those linked by
+        `relations` when given, else every stated link and the derived ones from a unit or agency. Each neighbour
+        comes with (up to LINKS_PER_NODE of) its own links, so that the browser can draw the links between what it
+        shows; `next` is the offset of the neighbours after these (None when there are no more)."""
         a = self.around(iri_)
         edges = self.links(iri_, relations, derived_from_end=relations is None, around=a)
-        ends = {id(e): e["target"] if e["source"] == iri_ else e["source"] for e in edges[:limit]}
+        page = edges[offset : offset + limit]
+        ends = {id(e): e["target"] if e["source"] == iri_ else e["source"] for e in page}
         known = self.nodes_of(ends.values())  # a derived link's other end is typed by its pattern; checked here
-        shown = [e for e in edges[:limit] if ends[id(e)] in known]
+        shown = [e for e in page if ends[id(e)] in known]
         others = [ends[id(e)] for e in shown]
         arounds = self.around_many(others)
         return {
             "node": dict(self.describe(iri_, a), links=self.links(iri_, around=a)[:LINKS_PER_NODE]),
             "degree": len(a.stated),
             "available": len(edges),
-            "truncated": len(edges) > limit,
+            "truncated": len(edges) > offset + limit,
+            "offset": offset,
+            "next": offset + limit if len(edges) > offset + limit else None,
             "neighbours": [
                 dict(self.describe(o, arounds[o]), links=self.links(o, around=arounds[o])[:LINKS_PER_NODE])
                 for o in others

@@ -69,6 +69,23 @@ def test_node_returns_its_typed_neighbours_and_edges(client, app):
     unit = client.get("/api/graph/node", query_string={"id": str(ID[f"org/{uid}"]), "limit": 5}).get_json()
     assert unit["truncated"] and len(unit["neighbours"]) == 5
     assert unit["neighbours"][0]["type"] == "agency"  # organisations before the many measures
+    assert unit["offset"] == 0 and unit["next"] == 5
+
+
+def test_a_hub_s_neighbours_come_a_page_at_a_time(client, app):
+    uid = unit_id(app, "查報組")
+    ask = lambda **kw: client.get("/api/graph/node", query_string={"id": str(ID[f"org/{uid}"]), **kw}).get_json()  # noqa: E731
+    whole = ask(limit=1000)
+    assert whole["next"] is None and not whole["truncated"] and whole["available"] > 7
+    seen, at = [], 0
+    while at is not None:
+        page = ask(limit=3, offset=at)
+        assert page["offset"] == at and len(page["neighbours"]) <= 3
+        seen += [n["id"] for n in page["neighbours"]]
+        at = page["next"]
+    assert seen == [n["id"] for n in whole["neighbours"]]  # the same neighbours in the same order, none twice
+    past = ask(offset=whole["available"])
+    assert past["neighbours"] == [] and past["next"] is None
 
 
 def test_every_node_type_has_a_page(client, app):
@@ -89,6 +106,8 @@ def test_every_node_type_has_a_page(client, app):
         ("/api/graph/node", 400),
         ("/api/graph/node?id=https://w3id.org/spkg/id/system/none", 404),
         ("/api/graph/node?id=" + HOTLINE + "&limit=0", 400),
+        ("/api/graph/node?id=" + HOTLINE + "&offset=-1", 400),
+        ("/api/graph/node?id=" + HOTLINE + "&offset=99999999999", 400),
         ("/api/graph/find", 400),
         ("/api/graph/find?q=x&type=planet", 400),
         ("/api/graph/find?q=x&limit=x", 400),

@@ -84,3 +84,23 @@ def test_expand_keeps_positions_a_relation_filter_hides_and_the_url_restores(pag
     finally:
         other.close()
     assert not page.errors
+
+
+def test_a_node_with_more_neighbours_than_one_expansion_shows_gives_the_rest_on_asking(
+    page, base_url, app, monkeypatch
+):
+    monkeypatch.setitem(app.config, "GRAPH_NEIGHBOURS", 3)  # what 100 is to a hub of a national corpus
+    page.goto(base_url + "/graph")
+    start_from(page, "查報組")
+    unit = str(ID[f"org/{unit_id(app, '查報組')}"])
+    first = page.evaluate("window.kgGraph.nodes().length")
+    assert first == 4  # the unit and three of its neighbours
+    assert "已顯示到第 3 個" in page.locator("#graph-status").inner_text()
+    more = page.locator("#graph-actions button", has_text="再顯示相鄰節點")
+    assert "已顯示 3／共" in more.inner_text()
+    more.click()
+    wait_for_js(page, f"window.kgGraph.nodes().length > {first}")
+    wait_for_js(page, SETTLED)
+    assert page.evaluate("window.kgGraph.nodes().length") == first + 3
+    assert page.evaluate(f"window.kgGraph.getElementById('{unit}').neighborhood('node').length") == 6
+    assert not page.errors

@@ -260,10 +260,12 @@
 
   // ----- expanding, collapsing, removing -----
 
-  function expand(id, rel) {
+  // offset: the neighbours from there on (the next ones of a node that has more than one expansion shows).
+  function expand(id, rel, offset) {
     setStatus("載入中…");
     box.dataset.busy = "1";
-    var url = urls.node + "?id=" + encodeURIComponent(id) + (rel ? "&rel=" + encodeURIComponent(rel) : "");
+    var url = urls.node + "?id=" + encodeURIComponent(id) + (rel ? "&rel=" + encodeURIComponent(rel) : "") +
+      (offset ? "&offset=" + offset : "");
     return getJSON(url)
       .then(function (data) {
         var before = cy.nodes().length;
@@ -273,6 +275,7 @@
           addNode(data.node);
           centre = cy.getElementById(data.node.id);
           if (!rel) { centre.addClass("expanded"); }
+          centre.data("more", data.next === null ? null : { rel: rel || "", next: data.next, available: data.available });
           data.neighbours.forEach(function (n) { var e = addNode(n, centre.position()); if (e) { fresh = fresh.union(e); } });
           addLinks([data.node]);
           data.edges.forEach(addEdge);
@@ -283,7 +286,7 @@
           centre.select();
           select(centre);
           var added = cy.nodes().length - before;
-          var note = data.truncated ? "；共 " + data.available + " 個鄰居，只顯示前 " + data.neighbours.length + " 個（可只展開一種關係）" : "";
+          var note = data.truncated ? "；共 " + data.available + " 個鄰居，已顯示到第 " + data.next + " 個（「再顯示相鄰節點」顯示之後的）" : "";
           setStatus((rel ? "「" + rel + "」" : "") + "新增 " + added + " 個節點（" + counts() + "）" + note);
           saveScene();
         });
@@ -315,6 +318,13 @@
   function actionsFor(node) {
     var out = [];
     var rels = node.data("relations") || {};
+    var more = node.data("more");
+    if (more) {
+      out.push({
+        label: "再顯示相鄰節點" + (more.rel ? "「" + more.rel + "」" : "") + "（已顯示 " + more.next + "／共 " + more.available + " 個）",
+        run: function () { expand(node.id(), more.rel, more.next); },
+      });
+    }
     out.push({ label: node.hasClass("expanded") ? "再展開全部相鄰節點" : "展開全部相鄰節點", run: function () { expand(node.id()); } });
     var names = Object.keys(rels);
     if (names.length) {

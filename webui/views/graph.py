@@ -3,7 +3,7 @@ relations, find the paths between two nodes, share the scene by its URL, open a 
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from kg.vocab import ID
@@ -38,6 +38,7 @@ PAGES = {
 }
 
 MAX_REF_CHARS = 300  # a node reference (an IRI) is far shorter; anything longer is not one
+MAX_OFFSET = 1_000_000  # where a node's neighbours may be asked from (a hub of the largest graph has a few thousand)
 MAX_SCENE_NODES = 1000  # a shared scene restores at most this many nodes (the whole sample graph has ~520)
 
 
@@ -127,11 +128,12 @@ def node() -> ResponseReturnValue:
     iri = request.args.get("id", "").strip()
     if not iri:
         raise ParamError("缺少參數 id（節點的 IRI，例如 https://w3id.org/spkg/id/system/hotline-1999）")
-    limit = get_int(request.args, "limit", NEIGHBOURS, 1, 1000)
+    limit = get_int(request.args, "limit", int(current_app.config.get("GRAPH_NEIGHBOURS") or NEIGHBOURS), 1, 1000)
+    offset = get_int(request.args, "offset", 0, 0, MAX_OFFSET)
     relations = _relations()
     if state.graph.node(iri) is None:
         abort(404, description=f"關係圖中沒有節點「{iri}」")
-    data = state.graph.neighbourhood(iri, limit, relations)
+    data = state.graph.neighbourhood(iri, limit, relations, offset)
     data["node"] = _with_url(data["node"])
     data["neighbours"] = [_with_url(n) for n in data["neighbours"]]
     return jsonify(data)
