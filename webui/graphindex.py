@@ -96,7 +96,8 @@ RELATION_NOTES: dict[str, str] = {
 # what it shows from them.
 LINKS_PER_NODE = 500
 # One expansion shows at most this many neighbours unless more are asked for (the API's limit, up to 1000): more
-# nodes than this around one are unreadable on the canvas, and the status line says how many there are.
+# nodes than this around one are unreadable on the canvas; the status line says how many there are, and the next
+# ones come on asking (the API's offset).
 NEIGHBOURS = 100
 # Path finding looks at no more than this many nodes' neighbours, and does not go through nodes with more links than
 # HUB_DEGREE (an agency or a practice type with thousands of measures links nearly everything to everything).
@@ -505,11 +506,10 @@ class GraphIndex:
         shows; `next` is the offset of the neighbours after these (None when there are no more)."""
         a = self.around(iri_)
         edges = self.links(iri_, relations, derived_from_end=relations is None, around=a)
-        page = edges[offset : offset + limit]
-        ends = {id(e): e["target"] if e["source"] == iri_ else e["source"] for e in page}
-        known = self.nodes_of(ends.values())  # a derived link's other end is typed by its pattern; checked here
-        shown = [e for e in page if ends[id(e)] in known]
-        others = [ends[id(e)] for e in shown]
+        page = [(e, e["target"] if e["source"] == iri_ else e["source"]) for e in edges[offset : offset + limit]]
+        known = self.nodes_of(o for _, o in page)  # a derived link's other end is typed by its pattern; checked here
+        shown = [e for e, o in page if o in known]
+        others = [o for _, o in page if o in known]
         arounds = self.around_many(others)
         return {
             "node": dict(self.describe(iri_, a), links=self.links(iri_, around=a)[:LINKS_PER_NODE]),
