@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from index.arrays import Patch, RowFile, Strings, open_array, save_array
+from index.arrays import Patch, RowFile, Strings, open_array, save_array, take_rows
 from index.encoders import Encoder, l2_normalise
 from index.errors import IndexFormatError, IndexMismatchError, UnknownMeasureError
 from index.facets import UNKNOWN, Facets, MultiColumn  # noqa: F401 (UNKNOWN: the year facet of plans stating none)
@@ -143,7 +143,8 @@ class SearchIndex:
         unchanged: Iterable[str] = (),
         **kwargs: Any,
     ) -> SearchIndex:
-        """Embed every measure with its context and index it lexically and densely.
+        """Embed every measure with its context and index it lexically and densely. The index holds the records
+        given (a caller must not change them afterwards).
 
         reuse: vectors by content key (content_key, e.g. SavedVectors.by_key of an index saved with the same
         encoder); a measure whose embedded text has one is not encoded again. `encoded` tells how many were.
@@ -153,7 +154,7 @@ class SearchIndex:
         by an update): their rows are taken without serialising and hashing the records again.
         """
         index = cls(encoder, backend=backend, **kwargs)
-        ms = [dict(m) for m in measures]
+        ms = list(measures)  # kept as given, not copied (0.4 s at 100k measures): the index never changes a record
         _check_ids(ms)
         usable = (
             previous is not None
@@ -179,8 +180,8 @@ class SearchIndex:
         vectors = np.zeros((len(ms), encoder.dim), dtype=np.float32)
         have = kept >= 0
         if have.any():
-            vectors[have] = previous._vectors[kept[have]]
-            keys[have] = previous._keys[kept[have]]  # the same record: the same digest, the same text embedded
+            take_rows(vectors, previous._vectors, kept)
+            take_rows(keys, previous._keys, kept)  # the same record: the same digest, the same text embedded
         by_content = previous._by_content() if usable else {}
         reuse = reuse or {}
         todo = []

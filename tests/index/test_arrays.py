@@ -67,3 +67,22 @@ def test_spliced_texts_are_the_texts_built_row_by_row(seed, tmp_path):
         got = source.spliced(kept, fresh)
         assert bytes(got.data) == bytes(want.data)
         assert np.array_equal(got.offsets, want.offsets)
+
+
+def test_take_rows_copies_runs_and_single_rows_as_fancy_indexing_does(tmp_path):
+    from index.arrays import take_rows
+
+    rng = np.random.default_rng(7)
+    source = rng.standard_normal((50, 4)).astype(np.float32)
+    np.save(tmp_path / "v.npy", source)
+    mapped = np.load(tmp_path / "v.npy", mmap_mode="r")
+    # runs of consecutive rows, rows moved, new rows (-1) between and at both ends, a row taken twice
+    rows = np.array([-1, 0, 1, 2, 3, 10, 11, -1, -1, 4, 40, 41, 42, 49, 3, -1], dtype=np.int64)
+    dest = np.zeros((len(rows), 4), dtype=np.float32)
+    take_rows(dest, mapped, rows)
+    want = np.zeros_like(dest)
+    want[rows >= 0] = source[rows[rows >= 0]]
+    np.testing.assert_array_equal(dest, want)
+    keys = np.zeros((len(rows), 2), dtype="S16")
+    take_rows(keys, np.array([[b"k%d" % i, b"c%d" % i] for i in range(50)], dtype="S16"), rows)
+    assert keys[1, 0] == b"k0" and keys[14, 1] == b"c3" and keys[0, 0] == b""
