@@ -173,20 +173,27 @@ class Postings:
     def patched(self, row_map: np.ndarray, n_keys: int, keys: np.ndarray, rows: np.ndarray, weights=None) -> Postings:
         """These postings with rows renumbered by row_map (-1: the row is gone) and the entries (keys, rows,
         weights) of new rows added; keys may now number n_keys (new ones at the end)."""
-        new_rows = row_map[np.asarray(self.rows, dtype=np.int64)]
+        new_rows = row_map[self.rows]
         keep = new_rows >= 0
-        old_keys = self.keys_of_entries()[keep]  # ascending: the kept entries stay in order, renumbered
-        # The new entries are merged in after the kept entries of their key (as from_pairs of the kept entries
-        # followed by the new ones would order them) without sorting the millions of kept ones again.
+        whole = bool(keep.all())  # nothing removed (a plan added): the kept entries are all of them
+        # Kept entries before each key's first (and in all): where a key's entries now start, without listing the
+        # key of each of the millions of entries. The new entries go after the kept ones of their key (as from_pairs
+        # of the kept entries followed by the new ones would order them), without sorting the kept ones again.
+        kept_before = np.zeros(len(keep) + 1, dtype=np.int64)
+        np.cumsum(keep, out=kept_before[1:])
+        bounds = kept_before[np.asarray(self.offsets)]
         keys = np.asarray(keys, dtype=np.int64)
         order = np.argsort(keys, kind="stable")
-        at = np.searchsorted(old_keys, keys[order], side="right")
-        k = np.insert(old_keys, at, keys[order])
-        r = np.insert(new_rows[keep].astype(np.int32), at, np.asarray(rows, dtype=np.int32)[order])
+        at = bounds[np.minimum(keys[order] + 1, len(bounds) - 1)]
+        kept_rows = new_rows if whole else new_rows[keep]
+        r = np.insert(kept_rows.astype(np.int32, copy=False), at, np.asarray(rows, dtype=np.int32)[order])
         w = None
         if self.weights is not None:
-            w = np.insert(np.asarray(self.weights)[keep], at, np.asarray(weights, dtype=np.float32)[order])
-        counts = np.bincount(k, minlength=n_keys) if len(k) else np.zeros(n_keys, dtype=np.int64)
+            kept_weights = np.asarray(self.weights) if whole else np.asarray(self.weights)[keep]
+            w = np.insert(kept_weights, at, np.asarray(weights, dtype=np.float32)[order])
+        counts = np.zeros(n_keys, dtype=np.int64)
+        counts[: len(self)] = np.diff(bounds)
+        counts += np.bincount(keys, minlength=n_keys)
         offsets = np.zeros(n_keys + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         return Postings(offsets, r, w)
