@@ -511,13 +511,14 @@ class GraphIndex:
         shown = [e for e, o in page if o in known]
         others = [o for _, o in page if o in known]
         arounds = self.around_many(others)
+        more = len(edges) > offset + limit
         return {
             "node": dict(self.describe(iri_, a), links=self.links(iri_, around=a)[:LINKS_PER_NODE]),
             "degree": len(a.stated),
             "available": len(edges),
-            "truncated": len(edges) > offset + limit,
+            "truncated": more,
             "offset": offset,
-            "next": offset + limit if len(edges) > offset + limit else None,
+            "next": offset + limit if more else None,
             "neighbours": [
                 dict(self.describe(o, arounds[o]), links=self.links(o, around=arounds[o])[:LINKS_PER_NODE])
                 for o in others
