@@ -22,6 +22,8 @@ from index.facets import MultiColumn
 AGGREGATES_DIR = "aggregates"
 COUNTS_FILE = "counts.json"
 FORMAT = 1  # raised whenever what the file holds changes; a file of another format is counted again
+SYSTEMS_FILE = "systems.json"  # each system's measures and their agencies and units (read by its page only)
+SYSTEMS_FORMAT = 1
 
 
 class AggregatesError(ValueError):
@@ -173,15 +175,69 @@ def _practice_counts(
     return type_sizes, cells, {t: ps for t, ps in by_type.items() if ps}
 
 
+def count_systems(records: Iterable[Mapping]) -> dict:
+    """Each system's measures as (plan id, measure id, ordinal), and how many of them each agency's plans and each
+    unit own, as the graph states them: a measure sp:usesSystem its systems, sp:ownedBy its units and is in a plan
+    of one sp:agency; a measure counts once for each of its distinct units. With the name and agency (its name, as
+    the records give it) of each unit counted: every plan's graph labels the units it names, so the least."""
+    systems: dict[str, dict] = {}
+    unit_names: dict[str, list[str]] = {}
+    for rec in sorted(records, key=lambda r: r["id"]):
+        aid = rec["agency"]["id"]
+        for m in rec["measures"]:
+            if not m["system_entities"]:
+                continue
+            units = set()
+            for u in m["unit_entities"]:
+                units.add(u["id"])
+                seen = unit_names.get(u["id"])
+                if seen is None:
+                    unit_names[u["id"]] = [u["name"], u["parent"]]
+                elif seen != [u["name"], u["parent"]]:  # the least of its names and agencies, as SPARQL's MIN gives
+                    seen[:] = min(seen[0], u["name"]), min(seen[1], u["parent"])
+            for sid in sorted({x["id"] for x in m["system_entities"]}):
+                s = systems.setdefault(sid, {"measures": [], "agencies": Counter(), "units": Counter()})
+                s["measures"].append([rec["id"], m["id"], m["ordinal"]])
+                s["agencies"][aid] += 1
+                s["units"].update(units)
+    return {
+        "format": SYSTEMS_FORMAT,
+        "systems": {
+            sid: {"measures": s["measures"], "agencies": dict(s["agencies"]), "units": dict(s["units"])}
+            for sid, s in sorted(systems.items())
+        },
+        "units": dict(sorted(unit_names.items())),
+    }
+
+
 def write_counts(work: Path, records: Iterable[Mapping]) -> None:
     """Count a staged generation's records (with the practice types its index saved) into
-    work/aggregates/counts.json."""
+    work/aggregates/counts.json, and its systems' measures into work/aggregates/systems.json."""
     folder = work / AGGREGATES_DIR
     folder.mkdir(exist_ok=True)
-    counted = count(records, work / "index")
-    (folder / COUNTS_FILE).write_text(
-        json.dumps(counted, ensure_ascii=False, separators=(",", ":"), sort_keys=True), "utf-8"
-    )
+    records = list(records)
+    for name, counted in ((COUNTS_FILE, count(records, work / "index")), (SYSTEMS_FILE, count_systems(records))):
+        (folder / name).write_text(
+            json.dumps(counted, ensure_ascii=False, separators=(",", ":"), sort_keys=True), "utf-8"
+        )
+
+
+def read_systems(generation: Path) -> dict:
+    """What count_systems saved in this generation ({systems: {id: {measures: [[plan id, measure id, ordinal]],
+    agencies: {id: n}, units: {id: n}}}, units: {id: [name, agency name]}}); AggregatesError saying why it cannot be
+    used."""
+    path = generation / AGGREGATES_DIR / SYSTEMS_FILE
+    if not path.is_file():
+        raise AggregatesError(f"{path}: no saved system counts (built before they were saved)")
+    try:
+        saved = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AggregatesError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(saved, dict) or saved.get("format") != SYSTEMS_FORMAT:
+        raise AggregatesError(f"{path}: not system counts of format {SYSTEMS_FORMAT}")
+    if not all(isinstance(saved.get(k), dict) for k in ("systems", "units")):
+        raise AggregatesError(f"{path}: incomplete (it lacks systems or units)")
+    return saved
 
 
 def read_counts(generation: Path) -> dict:

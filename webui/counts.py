@@ -180,3 +180,37 @@ def system_agency_count(state: KGState, system_id: str) -> int:
         if "agencies" in state.systems[system_id]
         else len(entities.counted(state.store, "system", system_id, "agency"))
     )
+
+
+def saved_systems(state: KGState) -> dict:
+    """Each system's measures and their agencies and units, as the build saved them (kg.aggregates.count_systems);
+    counted from the records when it saved none or they cannot be read (logged). Read on first use."""
+
+    def read() -> dict:
+        try:
+            return aggregates.read_systems(state.data_dir)
+        except aggregates.AggregatesError as exc:
+            log.warning("%s; counting them now", exc)
+            return aggregates.count_systems(state.plans[p] for p in state.plans)
+
+    return state.cache.get(("webui.systems",), read)
+
+
+def system_counts(state: KGState, system_id: str) -> tuple[list[tuple[str, str, int]], list[dict], list[dict]]:
+    """One system's measures as (plan IRI, measure id, ordinal), and [{id, name, count}] of the agencies whose plans
+    have them and of the units owning them (a unit also with its agency's name), most measures first: what
+    entities.measure_order and entities.counted ask the store, read from the build's counts."""
+    saved = saved_systems(state)
+    s = saved["systems"].get(system_id) or {"measures": [], "agencies": {}, "units": {}}
+    rows = [(entities.entity_iri("plan", p), m, int(o)) for p, m, o in s["measures"]]
+    agencies = [
+        {"id": a, "name": state.agencies[a]["name"], "count": n}
+        for a, n in s["agencies"].items()
+        if a in state.agencies
+    ]
+    units = []
+    for u, n in s["units"].items():
+        name, parent = saved["units"][u]
+        owner = state.agencies.get(state.agency_by_name.get(parent, ""))
+        units.append({"id": u, "name": name, "count": n, "agency": owner["name"] if owner else parent})
+    return rows, entities.ranked(agencies), entities.ranked(units)

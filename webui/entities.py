@@ -128,7 +128,12 @@ def counted(store: Store, kind: str, key: str, what: str) -> list[dict]:
         if unit:
             e["agency"] = r["agency"] or ""
         out.append(e)
-    return sorted(out, key=lambda e: (-e["count"], e["name"]))
+    return ranked(out)
+
+
+def ranked(counted: list[dict]) -> list[dict]:
+    """Things counted ({id, name, count}, a unit also with its agency), most measures first, then by name."""
+    return sorted(counted, key=lambda e: (-e["count"], e["name"], e.get("agency", ""), e["id"]))
 
 
 def unit_rows(store: Store) -> list[dict]:
@@ -190,6 +195,7 @@ def system_rows(store: Store, counted: Mapping[str, Mapping[str, int]]) -> list[
     """Every system a measure uses, with how many measures use it and how many agencies' plans, by type then name
     (`counted`: system id -> its measures and agencies, as the build counted them: webui.counts)."""
     names = labels(store, "?x a sp:System .")
+    english = labels(store, "?x a sp:System .", lang="en")
     types = {
         r["s"]: r["t"]
         for r in store.select(
@@ -207,6 +213,7 @@ def system_rows(store: Store, counted: Mapping[str, Mapping[str, int]]) -> list[
             {
                 "id": sid,
                 "name": names[s],
+                "name_en": english.get(s, ""),
                 "type": kind,
                 "type_label": SYSTEM_TYPES.get(kind, kind),
                 "measures": n["measures"],

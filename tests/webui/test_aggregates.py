@@ -18,7 +18,8 @@ from kg.search import PRACTICES_FILE, build_index_into
 from kg.store import build
 from tests.conftest import sample
 from tests.webui.helpers import state
-from webui import create_app
+from webui import counts as kgcounts
+from webui import create_app, entities
 from webui.entities import local
 from webui.graphindex import _RELATION_ENDS, DERIVED, RELATIONS
 from webui.views.common import plan_index
@@ -95,6 +96,9 @@ def test_a_one_plan_update_saves_the_counts_again(tmp_path):
     assert both["cells"] == {t: dict(row) for t, row in cells.items()}
     assert both["type_sizes"] == {t: sum(row.values()) for t, row in cells.items()}
     assert both == aggregates.count(records, folder / "index")
+    systems = json.loads((folder / aggregates.AGGREGATES_DIR / aggregates.SYSTEMS_FILE).read_text("utf-8"))
+    assert systems == aggregates.count_systems(records)
+    assert sum(len(s["measures"]) for s in systems["systems"].values()) == both["links"]["usesSystem"]
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +138,47 @@ def test_without_usable_saved_counts_the_pages_count_them_again(client, copied, 
                 got = other.get(url)
                 assert got.status_code == 200
                 assert got.get_json() == answer
+        assert "counting them now" in caplog.text
+    finally:
+        path.write_bytes(kept)
+
+
+def test_the_saved_system_lists_are_what_the_store_answers(app):
+    """Each system's measures, agencies and units as its page reads them from the build's counts: the rows, names,
+    counts and order the store's SPARQL gives (entities.measure_order and entities.counted)."""
+    st = state(app)
+    systems = aggregates.read_systems(st.data_dir)["systems"]
+    assert len(systems) >= 5 and "hotline-1999" in systems
+    for sid in systems:
+        rows, agencies, units = kgcounts.system_counts(st, sid)
+        assert sorted(rows) == sorted(entities.measure_order(st.store, "system", sid)), sid
+        assert agencies == entities.counted(st.store, "system", sid, "agency"), sid
+        assert units == entities.counted(st.store, "system", sid, "unit"), sid
+    assert kgcounts.system_counts(st, "no-such-system") == ([], [], [])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda p: p.unlink(), id="built-before-they-were-saved"),
+        pytest.param(lambda p: p.write_bytes(b"\xff\xfe{"), id="garbled"),
+        pytest.param(lambda p: p.write_text('{"format": 1, "systems": {}}', "utf-8"), id="incomplete"),
+    ],
+)
+def test_without_usable_saved_system_lists_the_system_page_counts_them_again(client, copied, damage, caplog):
+    url = "/system/hotline-1999"
+    want = client.get(url).get_data(as_text=True)
+    path = _counts_file(copied).with_name(aggregates.SYSTEMS_FILE)
+    kept = path.read_bytes()
+    damage(path)
+    try:
+        with pytest.raises(aggregates.AggregatesError, match=str(path)):
+            aggregates.read_systems(path.parent.parent)
+        other = create_app({"DATA_DIR": str(copied)}).test_client()
+        with caplog.at_level(logging.WARNING, logger="webui.counts"):
+            got = other.get(url)
+        assert got.status_code == 200
+        assert got.get_data(as_text=True) == want
         assert "counting them now" in caplog.text
     finally:
         path.write_bytes(kept)

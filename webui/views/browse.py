@@ -350,7 +350,11 @@ def system(sid: str) -> ResponseReturnValue:
     state = get_state()
     s = lookup(state.systems, sid, "系統")
 
-    c, ids, page = _counted_page(state, "system", sid, {"agencies": "agency", "units": "unit"})
+    rows, agencies, units = kgcounts.system_counts(state, sid)
+    every = state.cache.get(("measure_ids", "system", sid, None), lambda: _in_plan_order(state, rows))
+    page = page_of(every, measures_size())
+    ids = page.pop("rows")
+    c = {"measure_count": len(every), "agencies": agencies, "units": units}
     return respond(
         "system.html",
         {
