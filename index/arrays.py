@@ -179,9 +179,12 @@ class Postings:
         # Kept entries before each key's first (and in all): where a key's entries now start, without listing the
         # key of each of the millions of entries. The new entries go after the kept ones of their key (as from_pairs
         # of the kept entries followed by the new ones would order them), without sorting the kept ones again.
-        kept_before = np.zeros(len(keep) + 1, dtype=np.int64)
-        np.cumsum(keep, out=kept_before[1:])
-        bounds = kept_before[np.asarray(self.offsets)]
+        if whole:  # every entry kept: each key's entries start where they did
+            bounds = np.asarray(self.offsets, dtype=np.int64)
+        else:
+            kept_before = np.zeros(len(keep) + 1, dtype=np.int64)
+            np.cumsum(keep, out=kept_before[1:])
+            bounds = kept_before[np.asarray(self.offsets)]
         keys = np.asarray(keys, dtype=np.int64)
         order = np.argsort(keys, kind="stable")
         at = bounds[np.minimum(keys[order] + 1, len(bounds) - 1)]
