@@ -226,31 +226,11 @@ def read_systems(generation: Path) -> dict:
     """What count_systems saved in this generation ({systems: {id: {measures: [[plan id, measure id, ordinal]],
     agencies: {id: n}, units: {id: n}}}, units: {id: [name, agency name]}}); AggregatesError saying why it cannot be
     used."""
-    path = generation / AGGREGATES_DIR / SYSTEMS_FILE
-    if not path.is_file():
-        raise AggregatesError(f"{path}: no saved system counts (built before they were saved)")
-    try:
-        saved = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AggregatesError(f"{path}: unreadable ({exc})") from None
-    if not isinstance(saved, dict) or saved.get("format") != SYSTEMS_FORMAT:
-        raise AggregatesError(f"{path}: not system counts of format {SYSTEMS_FORMAT}")
-    if not all(isinstance(saved.get(k), dict) for k in ("systems", "units")):
-        raise AggregatesError(f"{path}: incomplete (it lacks systems or units)")
-    return saved
+    return _read(generation / AGGREGATES_DIR / SYSTEMS_FILE, "system counts", SYSTEMS_FORMAT, ("systems", "units"))
 
 
 def read_counts(generation: Path) -> dict:
     """The counts a build saved in this generation; AggregatesError saying why they cannot be used."""
-    path = generation / AGGREGATES_DIR / COUNTS_FILE
-    if not path.is_file():
-        raise AggregatesError(f"{path}: no saved counts (built before they were saved: run 'kg build' to save them)")
-    try:
-        saved = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AggregatesError(f"{path}: unreadable ({exc})") from None
-    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
-        raise AggregatesError(f"{path}: not counts of format {FORMAT}")
     keys = (
         "measures_by_agency",
         "type_sizes",
@@ -262,6 +242,19 @@ def read_counts(generation: Path) -> dict:
         "plans",
         "systems",
     )
+    return _read(generation / AGGREGATES_DIR / COUNTS_FILE, "counts", FORMAT, keys)
+
+
+def _read(path: Path, what: str, fmt: int, keys: tuple[str, ...]) -> dict:
+    """A saved file of the given format holding an object under each of keys; AggregatesError naming the file."""
+    if not path.is_file():
+        raise AggregatesError(f"{path}: no saved {what} (built before they were saved: run 'kg build' to save them)")
+    try:
+        saved = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AggregatesError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(saved, dict) or saved.get("format") != fmt:
+        raise AggregatesError(f"{path}: not {what} of format {fmt}")
     if not all(isinstance(saved.get(k), dict) for k in keys):
         raise AggregatesError(f"{path}: incomplete (it lacks one of {', '.join(keys)})")
     return saved
