@@ -226,7 +226,26 @@ def read_systems(generation: Path) -> dict:
     """What count_systems saved in this generation ({systems: {id: {measures: [[plan id, measure id, ordinal]],
     agencies: {id: n}, units: {id: n}}}, units: {id: [name, agency name]}}); AggregatesError saying why it cannot be
     used."""
-    return _read(generation / AGGREGATES_DIR / SYSTEMS_FILE, "system counts", SYSTEMS_FORMAT, ("systems", "units"))
+    path = generation / AGGREGATES_DIR / SYSTEMS_FILE
+    saved = _read(path, "system counts", SYSTEMS_FORMAT, ("systems", "units"))
+    if not all(_system_entry(s, saved["units"]) for s in saved["systems"].values()):
+        raise AggregatesError(f"{path}: a system's entry is not as count_systems writes it")
+    return saved
+
+
+def _system_entry(s: object, units: dict) -> bool:
+    """Whether one system's saved entry has the shape count_systems gives it (and names only units it names)."""
+    if not isinstance(s, dict) or not isinstance(s.get("measures"), list):
+        return False
+    if not isinstance(s.get("agencies"), dict) or not isinstance(s.get("units"), dict):
+        return False
+    return (
+        all(isinstance(r, list) and len(r) == 3 and isinstance(r[2], int) for r in s["measures"])
+        and all(isinstance(n, int) for n in s["agencies"].values())
+        and all(
+            isinstance(n, int) and isinstance(units.get(u), list) and len(units[u]) == 2 for u, n in s["units"].items()
+        )
+    )
 
 
 def read_counts(generation: Path) -> dict:

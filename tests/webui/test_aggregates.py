@@ -163,6 +163,14 @@ def test_the_saved_system_lists_are_what_the_store_answers(app):
         pytest.param(lambda p: p.unlink(), id="built-before-they-were-saved"),
         pytest.param(lambda p: p.write_bytes(b"\xff\xfe{"), id="garbled"),
         pytest.param(lambda p: p.write_text('{"format": 1, "systems": {}}', "utf-8"), id="incomplete"),
+        pytest.param(
+            lambda p: p.write_text(
+                '{"format": 1, "units": {}, "systems": {"hotline-1999": {"measures": [], "agencies": {}, '
+                '"units": {"u1": 3}}}}',
+                "utf-8",
+            ),
+            id="a-unit-it-does-not-name",
+        ),
     ],
 )
 def test_without_usable_saved_system_lists_the_system_page_counts_them_again(client, copied, damage, caplog):
