@@ -76,7 +76,8 @@ def _in_plan_order(state: KGState, rows: list[tuple[str, str, int]]) -> list[str
 
 
 def _counted_page(state: KGState, kind: str, key: str, lists: dict[str, str]) -> tuple[dict, list, dict]:
-    """A unit's or system's page data that SPARQL counts (kept for the build): its number of measures and, under
+    """A unit's page data that SPARQL counts (kept for the build; a system's come from the build's counts,
+    webui.counts.system_counts): its number of measures and, under
     each name of `lists`, what its measures are counted by (entities.counted); and the page of its measures shown.
     Its measures and each count are asked of the store at once (Store.together)."""
     store = state.store
