@@ -195,12 +195,16 @@ def load_encoder(app: Flask) -> None:
 
 
 def prepare_pages(app: Flask) -> None:
-    """What the gap analysis pages of the build being served all read, worked out before the first visit."""
+    """What the gap analysis pages of the build being served all read, worked out before the first visit, and the
+    systems' saved counts (the system pages and the graph view's derived links read them) read."""
+    from webui import counts
     from webui.state import EXTENSION
     from webui.views import gaps
 
     with app.app_context():
-        gaps.prepare(app.extensions[EXTENSION])
+        state = app.extensions[EXTENSION]
+        gaps.prepare(state)
+        counts.saved_systems(state)
 
 
 def start_sparql_workers(app: Flask) -> None:

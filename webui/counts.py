@@ -196,6 +196,37 @@ def saved_systems(state: KGState) -> dict:
     return state.cache.get(("webui.systems",), read)
 
 
+def derived_of(state: KGState, kind: str, key: str) -> list[tuple[str, int]]:
+    """The graph view's derived links of one node (webui.graphindex.DERIVED) from the build's counts: [(IRI of the
+    other end, number of measures)]. A unit and the systems its measures use, with how many of the unit's measures
+    use each (the systems' saved units, and the reverse); an agency and the practice types of its plans' measures,
+    with how many have each (the heatmap's cells, and the reverse)."""
+    c = counts(state)
+    if kind == "system":
+        system = saved_systems(state)["systems"].get(key) or {"units": {}}
+        return [(entities.entity_iri("unit", u), n) for u, n in system["units"].items()]
+    if kind == "unit":
+        return [(entities.entity_iri("system", s), n) for s, n in _systems_of_units(state).get(key, {}).items()]
+    if kind == "agency":
+        return [(entities.entity_iri("practice", t), row[key]) for t, row in c.cells.items() if row.get(key)]
+    if kind == "practice":
+        return [(entities.entity_iri("agency", a), n) for a, n in c.cells.get(key, {}).items() if n]
+    return []
+
+
+def _systems_of_units(state: KGState) -> dict[str, dict[str, int]]:
+    """Unit id -> system id -> the unit's measures using the system (the saved systems' units, turned round)."""
+
+    def build() -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for sid, s in saved_systems(state)["systems"].items():
+            for uid, n in s["units"].items():
+                out.setdefault(uid, {})[sid] = n
+        return out
+
+    return state.cache.get(("webui.systems_of_units",), build)
+
+
 def system_counts(state: KGState, system_id: str) -> tuple[list[tuple[str, str, int]], list[dict], list[dict]]:
     """One system's measures as (plan IRI, measure id, ordinal), and [{id, name, count}] of the agencies whose plans
     have them and of the units owning them (a unit also with its agency's name), most measures first: what

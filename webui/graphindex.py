@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from itertools import islice
@@ -317,10 +317,20 @@ def _sort_key(node: Node) -> tuple[int, str]:
 
 
 class GraphIndex:
-    """The graph view's questions, answered from the store."""
+    """The graph view's questions, answered from the store.
 
-    def __init__(self, store: Store, cache_nodes: int = CACHE_NODES) -> None:
+    `derived`, when given, answers a node's derived links (kind and key of the node -> [(other end's IRI, number of
+    measures)], e.g. from the counts the build saved) instead of a SPARQL GROUP BY over its measures (87 ms of the
+    1999 hotline's first expansion at 100k measures)."""
+
+    def __init__(
+        self,
+        store: Store,
+        cache_nodes: int = CACHE_NODES,
+        derived: Callable[[str, str], Iterable[tuple[str, int]]] | None = None,
+    ) -> None:
         self.store = store
+        self._derived_of = derived
         self._nodes = _LRU(cache_nodes * 4)
         self._around = _LRU(cache_nodes)
         self._totals: dict | None = None
@@ -372,7 +382,8 @@ class GraphIndex:
             _ADJACENCY.replace("VALUES_HERE", values("s", missing[x : x + 200]) + " " + _RELATION_VALUES)
             for x in range(0, len(missing), 200)
         ]
-        derived = self._derived_queries([s for s in missing if s in nodes], nodes)
+        asked = [s for s in missing if s in nodes]
+        derived = self._derived_queries(asked, nodes) if self._derived_of is None else []
         answers = self.store.together([partial(self.store.select, q) for q in adjacency + [d[0] for d in derived]])
         by_s: dict[str, list[dict]] = {}
         for rows in answers[: len(adjacency)]:
@@ -383,6 +394,13 @@ class GraphIndex:
             for (_, label, forward), rows in zip(derived, answers[len(adjacency) :], strict=True)
             for r in rows
         ]
+        if self._derived_of is not None:
+            counted = [
+                (s, o, label, forward, n)
+                for s in asked
+                for _, label, forward in _DERIVED.get(nodes[s].kind, [])
+                for o, n in self._derived_of(nodes[s].kind, nodes[s].key)
+            ]
         others = self.nodes_of([r["o"] for rows in by_s.values() for r in rows])
         links = _derived_links(counted)
         for s in missing:

@@ -355,7 +355,7 @@ def load_state(
         data_dir=folder,
         search=search,
         store=store,
-        graph=GraphIndex(store),
+        graph=GraphIndex(store, derived=lambda kind, key: counts.derived_of(state, kind, key)),
         sparql=SparqlRunner(None, timeout=sparql_timeout, max_rows=sparql_max_rows, workers=sparql_workers),
         plans=PlanTable(d.records_dir),
         measures=MeasureTable(search, store),

@@ -11,6 +11,7 @@ from kg.vocab import ID
 from tests.webui.graph_oracle import WholeGraph, whole_graph
 from tests.webui.helpers import state, unit_id
 from webui.counts import counts
+from webui.graphindex import GraphIndex
 
 HOTLINE = str(ID["system/hotline-1999"])
 
@@ -229,6 +230,20 @@ def test_derived_links_count_measures_as_the_records_do(client, app):
     )
     expected_agencies = sum(1 for t in c.used_types() for a in c.agency_ids if c.cell(t, a))
     assert seen == {"unit": expected_units, "agency": expected_agencies} and expected_units and expected_agencies
+
+
+def test_derived_links_read_from_the_build_s_counts_equal_the_store_s_and_the_oracle_s(app):
+    """The state's graph index reads derived links from the saved counts; one without a source counts them by
+    SPARQL: both give every node the oracle's links, most measures first, then by the other end's IRI."""
+    st = state(app)
+    graph = oracle(app)
+    counted = GraphIndex(st.store)
+    nodes = [iri for iri, node in graph.nodes.items() if node.kind in ("unit", "system", "agency", "practice")]
+    saved, asked = st.graph.around_many(nodes), counted.around_many(nodes)
+    for iri in nodes:
+        want = sorted(graph.derived[iri], key=lambda e: (-e[3], e[0]))
+        assert list(saved[iri].derived) == list(asked[iri].derived) == want, graph.nodes[iri].label
+    assert sum(len(graph.derived[i]) for i in nodes) > 50
 
 
 def test_a_unit_shows_the_systems_its_measures_use_in_one_expansion(client, app):
