@@ -43,19 +43,25 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not files:
         raise UsageError("no plan files (.pdf .docx .doc .odt .html .txt) found in the folders given")
     from kg.cli_search import index_step
+    from kg.datadir import DataDir
 
-    after = index_step(args.no_index)  # checks KG_ENCODER (and loads it) before any file is read
-    report = build(
-        files,
-        args.data_dir,
-        progress=lambda x: _progress(x, "plans"),
-        after_graph=after,
-        strict=args.strict,
-        inputs=args.files,
-        wait=args.wait,
-        on_wait=_say,
-        store=args.store,
-    )
+    # Checks KG_ENCODER before any file is read. Adding to a data dir encodes only the new texts, after reading
+    # every kept record: the model loads meanwhile in a child process.
+    after = index_step(args.no_index, background=DataDir(args.data_dir).exists())
+    try:
+        report = build(
+            files,
+            args.data_dir,
+            progress=lambda x: _progress(x, "plans"),
+            after_graph=after,
+            strict=args.strict,
+            inputs=args.files,
+            wait=args.wait,
+            on_wait=_say,
+            store=args.store,
+        )
+    finally:
+        after.close()
     for done in report.ingested:
         how = done.format + (", text from OCR (tesseract chi_tra): check it" if done.ocr else "")
         print(f"{done.file}: {done.measures} measures ({how}; {done.layout} layout)")

@@ -37,12 +37,13 @@ def search_config(load: bool = False):
     return config
 
 
-def index_step(no_index: bool):
+def index_step(no_index: bool, background: bool = False):
     """What `kg build` and `kg remove` run after the graph: the index built into the new generation (only new or
-    changed measures encoded), or with --no-index kept without encoding when no measure needs it."""
+    changed measures encoded), or with --no-index kept without encoding when no measure needs it. background: the
+    model loads in a child process while the build reads (kg.search.IndexStep.prepare); the caller closes it."""
     from kg.search import IndexStep
 
-    return IndexStep(search_config(load=not no_index), encode=not no_index).prepare()
+    return IndexStep(search_config(load=not no_index), encode=not no_index).prepare(background)
 
 
 def _open(args: argparse.Namespace):

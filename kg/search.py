@@ -151,10 +151,24 @@ class IndexStep:
         self._encoder = encoder
         self.outcome: IndexOutcome | None = None
 
-    def prepare(self) -> IndexStep:
+    def prepare(self, background: bool = False) -> IndexStep:
+        """Make the encoder now (a missing extra is told before any file is read). background=True loads its model
+        in a child process meanwhile (index.background): for an update, which encodes only a few new texts after
+        reading every record; close() stops it."""
         if self.encode and self._encoder is None:
-            self._encoder = self.config.load_encoder()
+            encoder = self.config.load_encoder()
+            if background:
+                from index.background import BackgroundEncoder
+
+                encoder = BackgroundEncoder(self.config.encoder, self.config.threads, encoder)
+            self._encoder = encoder
         return self
+
+    def close(self) -> None:
+        """Stop the child process a background encoder runs in (nothing otherwise)."""
+        close = getattr(self._encoder, "close", None)
+        if callable(close):
+            close()
 
     def summary(self) -> str | None:
         return self.outcome.summary() if self.outcome is not None else None
