@@ -17,6 +17,7 @@ from kg.store import build, bundled_plans
 from tests.kg.test_csv_safety import DANGEROUS, dangerous_plan
 from tests.webui.helpers import agency_id, state
 from webui import create_app
+from webui.views.gaps import items_of
 from webui.views.tables import TABLES
 
 RENWU = "高雄市仁武區公所"
@@ -116,6 +117,10 @@ def test_framework_gaps_are_items_only_peers_are_filed_under(client, app):
         st.measures[mid]["framework_item"] for p in st.agencies[renwu]["plan_ids"] for mid in st.plans[p]["measure_ids"]
     }
     assert data["framework_gaps"]
+    own = [mid for p in st.agencies[renwu]["plan_ids"] for mid in st.plans[p]["measure_ids"]]
+    assert data["measure_count"] == len(own)
+    covered = {n for mid in own for n, _ in items_of(st, st.measures[mid]["framework_item"], version)}
+    assert data["framework_items_covered"] == len(covered) > 0
     for g in data["framework_gaps"]:
         assert st.framework[g["id"]]["version"] == version and g["id"] not in mine
         for e in g["examples"]:

@@ -56,6 +56,20 @@ def _agencies_of(state: KGState) -> dict[str, str]:
     return state.cache.get(("gaps.agencies",), build)
 
 
+def _measures_of_agency(state: KGState, aid: str) -> list[str]:
+    """The measures of an agency's plans, by plan then id (the build's saved members: no SPARQL, no record)."""
+    members = kgcounts.counts(state).members
+    code = members["agencies"].index(aid) if aid in members["agencies"] else -1
+    ids = members["measures"]
+    return [ids[p] for p in np.flatnonzero(_agency_column(state) == code).tolist()]
+
+
+def _agency_column(state: KGState) -> np.ndarray:
+    """The saved members' agency of each measure (an index into their agencies), as an array."""
+    members = kgcounts.counts(state).members
+    return state.cache.get(("gaps.agency_of",), lambda: np.asarray(members["agency_of"], dtype=np.int64))
+
+
 def _index_rows(state: KGState, ids: list[str]) -> np.ndarray:
     """The rows of these measures in the search index's vectors (-1: not in it), found together in the id table the
     index saved (memory-mapped; the index's records are not read)."""
@@ -139,6 +153,7 @@ def prepare(state: KGState) -> None:
     for version in sorted({c["version"] for c in state.framework.values()}):
         framework_index(state, version)
     _agencies_of(state)
+    _agency_column(state)
 
 
 def _by_agency(
@@ -230,9 +245,7 @@ def gap_analysis(state: KGState, aid: str, plan_id: str | None = None) -> dict:
         mine = list(plan["measure_ids"])
         my_types = {t["id"] for mid in mine for t in state.search.practice_types(mid)} & set(c.type_sizes)
     else:
-        from webui.views.browse import measure_ids
-
-        mine = measure_ids(state, "agency", aid)
+        mine = _measures_of_agency(state, aid)
         my_types = {t for t in c.used_types() if c.cell(t, aid)}
     version = (plan or _latest_plan(state, aid))["framework_version"]
     peers = [p for p in c.agency_ids if p != aid]
@@ -254,7 +267,7 @@ def gap_analysis(state: KGState, aid: str, plan_id: str | None = None) -> dict:
     framework_gaps = []
     covered = 0
     for n, by_agency in index.items():
-        if any(mid in mine_set for ms in by_agency.values() for mid, _ in ms):
+        if any(mid in mine_set for mid, _ in by_agency.get(aid, ())):  # its own measures are under its id
             covered += 1
             continue
         having = [
