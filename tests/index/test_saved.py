@@ -153,6 +153,29 @@ def test_the_vocabulary_terms_are_found_when_saved_and_looked_up_when_opened(own
     assert "愛心傘架借用" in back._literal._cache  # a phrase not in the table is tested as before
 
 
+def test_the_vocabulary_terms_rows_are_patched_as_a_build_from_scratch_finds_them(own, measures, encoder, tmp_path):
+    """An update tests only its new rows for the vocabulary's terms; the kept rows' are renumbered: the saved table
+    is the one a build from scratch finds by testing every row."""
+    own.save(tmp_path / "old")
+    old = SearchIndex.load(tmp_path / "old", encoder)
+    changed = _changed(measures)
+    patched = SearchIndex.build(changed, encoder, previous=old)
+    assert patched._literal._known is not None  # patched, not found again when saved
+    fresh = SearchIndex.build(changed, encoder, reuse={content_key(m): old.vectors[0] for m in changed})
+    assert fresh._literal._known is None
+    patched.save(tmp_path / "patched")
+    fresh.save(tmp_path / "fresh")
+    names = sorted(p.name for p in (tmp_path / "fresh").glob("literal.known*"))
+    assert len(names) >= 3
+    for name in names:
+        assert (tmp_path / "patched" / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), name
+    table, rows = patched._literal._known
+    found = {t: rows.get(i).tolist() for i, t in enumerate(table)}
+    new_row = len(changed) - 1  # the added measure: 設置愛心傘架供民眾借用
+    assert any(new_row in r for r in found.values())
+    assert sum(map(len, found.values())) > 100
+
+
 def test_an_index_saved_without_term_scores_or_known_phrases_answers_the_same(own, encoder, tmp_path):
     # an index saved before BM25 term scores and the vocabulary's rows were kept opens and answers as a new one
     own.save(tmp_path / "new")
