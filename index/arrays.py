@@ -177,14 +177,12 @@ class Postings:
         keep = new_rows >= 0
         whole = bool(keep.all())  # nothing removed (a plan added): the kept entries are all of them
         # Kept entries before each key's first (and in all): where a key's entries now start, without listing the
-        # key of each of the millions of entries. The new entries go after the kept ones of their key (as from_pairs
-        # of the kept entries followed by the new ones would order them), without sorting the kept ones again.
-        if whole:  # every entry kept: each key's entries start where they did
-            bounds = np.asarray(self.offsets, dtype=np.int64)
-        else:
-            kept_before = np.zeros(len(keep) + 1, dtype=np.int64)
-            np.cumsum(keep, out=kept_before[1:])
-            bounds = kept_before[np.asarray(self.offsets)]
+        # key of each of the millions of entries, nor counting them (a cumulative sum over all entries). The new
+        # entries go after the kept ones of their key (as from_pairs of the kept entries followed by the new ones
+        # would order them), without sorting the kept ones again.
+        bounds = np.asarray(self.offsets, dtype=np.int64)
+        if not whole:  # a key now starts earlier by the entries removed before it (few: those of one plan's rows)
+            bounds = bounds - np.searchsorted(np.flatnonzero(~keep), bounds)
         keys = np.asarray(keys, dtype=np.int64)
         order = np.argsort(keys, kind="stable")
         at = bounds[np.minimum(keys[order] + 1, len(bounds) - 1)]
