@@ -173,15 +173,6 @@ def agency_practice_counts(state: KGState, agency_id: str) -> list[dict]:
     return sorted(out, key=lambda e: (-e["count"], e["name"]))
 
 
-def system_agency_count(state: KGState, system_id: str) -> int:
-    """Agencies with a measure that names the system."""
-    return (
-        state.systems[system_id]["agencies"]
-        if "agencies" in state.systems[system_id]
-        else len(entities.counted(state.store, "system", system_id, "agency"))
-    )
-
-
 def saved_systems(state: KGState) -> dict:
     """Each system's measures and their agencies and units, as the build saved them (kg.aggregates.count_systems);
     counted from the records when it saved none or they cannot be read (logged). Read on first use."""
