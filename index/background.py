@@ -10,6 +10,7 @@ and a broken setting raises the same error it would without a child.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -18,29 +19,30 @@ import numpy as np
 
 from index.encoders import Encoder, Kind, load, shared_encoder
 
+BATCH = 1000  # texts sent to the child at a time: a re-encoding of a whole corpus is never one huge message
+
 
 def _serve(name: str, threads: int | None, conn: Connection) -> None:
     """The child: load the encoder, then answer (texts, kind) with ("ok", vectors) or ("error", message) until
-    told to stop (None) or the parent is gone."""
+    told to stop (None) or the parent is gone. Ctrl-C is the parent's to handle (it stops the child)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        encoder = shared_encoder(name, threads)
-        load(encoder)
-    except Exception as exc:  # the parent's own encoder raises it, named, when it encodes
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
-        return
-    conn.send(("ready", None))
-    while True:
         try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        texts, kind = job
-        try:
-            conn.send(("ok", encoder.encode(texts, kind)))
-        except Exception as exc:
+            encoder = shared_encoder(name, threads)
+            load(encoder)
+        except Exception as exc:  # the parent's own encoder raises it, named, when it encodes
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            return
+        conn.send(("ready", None))
+        while (job := conn.recv()) is not None:
+            texts, kind = job
+            try:
+                answer = ("ok", encoder.encode(texts, kind))
+            except Exception as exc:
+                answer = ("error", f"{type(exc).__name__}: {exc}")
+            conn.send(answer)
+    except (EOFError, OSError):  # the parent is gone or closed the pipe
+        return
 
 
 class BackgroundEncoder:
@@ -71,14 +73,19 @@ class BackgroundEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             if self._wait_ready():
-                try:
-                    self._conn.send((texts, kind))
-                    status, value = self._conn.recv()
-                except (EOFError, OSError) as exc:
-                    status, value = "error", f"the encoder process ended: {exc}"
-                if status == "ok":
-                    return value
-                self._stop(value)
+                parts = []
+                for at in range(0, len(texts), BATCH):
+                    try:
+                        self._conn.send((texts[at : at + BATCH], kind))
+                        status, value = self._conn.recv()
+                    except (EOFError, OSError) as exc:
+                        status, value = "error", f"the encoder process ended: {exc}"
+                    if status != "ok":
+                        self._stop(value)
+                        break
+                    parts.append(value)
+                else:
+                    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
         return self.local.encode(texts, kind)
 
     def _wait_ready(self) -> bool:
@@ -107,14 +114,14 @@ class BackgroundEncoder:
             return
         if self._ready:
             try:
-                self._conn.send(None)  # it is waiting for a job: it ends at once
+                self._conn.send(None)  # waiting for a job, it ends at once
             except (OSError, ValueError):
                 pass
-            self._process.join(timeout=5)
-        if self._process.is_alive():  # still loading, or not listening
+            self._process.join(timeout=1)
+        if self._process.is_alive():  # still loading, or busy with a job this process gave up waiting for
             self._process.kill()
             self._process.join()
         self._conn.close()
-        self._process = None
+        self._process, self._ready = None, False
         if self.failure is None:
             self.failure = "closed"

@@ -42,6 +42,20 @@ def test_the_child_encodes_what_this_process_would():
     assert local.calls == 1
 
 
+def test_many_texts_go_to_the_child_a_batch_at_a_time(monkeypatch):
+    import index.background as background
+
+    monkeypatch.setattr(background, "BATCH", 2)
+    local = _Counting("use-numpy")
+    enc = BackgroundEncoder("use-numpy", 1, local)
+    try:
+        got = enc.encode(TEXTS * 2, "query")
+    finally:
+        enc.close()
+    assert local.calls == 0 and got.shape == (6, enc.dim) and got.dtype == np.float32
+    np.testing.assert_allclose(got, local.inner.encode(TEXTS * 2, "query"), atol=1e-5)
+
+
 def test_a_child_killed_mid_build_leaves_the_encoding_to_this_process():
     local = _Counting("use-numpy")
     enc = BackgroundEncoder("use-numpy", 1, local)

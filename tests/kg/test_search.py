@@ -183,6 +183,33 @@ def test_reingesting_a_plan_that_only_moved_encodes_nothing_and_search_works(ful
     assert manifest["generation"] == DataDir(target).generation()
 
 
+def test_an_update_encodes_its_new_texts_in_the_model_s_child_process_and_stops_it(
+    full_dir, tmp_path, capsys, monkeypatch
+):
+    import multiprocessing
+
+    from index.background import BackgroundEncoder
+
+    used = []
+    encode = BackgroundEncoder.encode
+
+    def spied(self, texts, kind="passage"):
+        out = encode(self, texts, kind)
+        used.append((len(texts), self.failure, self._process is not None and self._process.pid))
+        return out
+
+    monkeypatch.setattr(BackgroundEncoder, "encode", spied)
+    target = _copy(full_dir, tmp_path)
+    revised = tmp_path / "004-revised.txt"
+    revised.write_text(sample("004").read_text("utf-8").replace("進行標竿學習", "進行國際標竿學習"), "utf-8")
+    assert main(["build", str(revised), "--data-dir", str(target)]) == 0
+    assert "search index: 1 of 311 measures encoded" in capsys.readouterr().out
+    assert [(n, failure) for n, failure, _ in used] == [(1, None)] and used[0][2]  # by the child, alive then
+    assert not [p for p in multiprocessing.active_children() if p.name == "kg-encoder"]  # stopped with the build
+    assert main(["search", "國際標竿學習", "--json", "--mode", "lexical", "--data-dir", str(target)]) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["title"] == "進行國際標竿學習"
+
+
 def test_build_no_index_keeps_the_index_when_nothing_needs_encoding(full_dir, tmp_path, capsys):
     target = _copy(full_dir, tmp_path)
     name, data = _variants()["blank-line"]
