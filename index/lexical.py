@@ -119,7 +119,7 @@ class BM25:
             return out
         for i, idf in zip(ids, idfs, strict=True):
             if i >= 0:
-                out[self.postings.get(i)] += idf
+                np.add.at(out, self.postings.get(i), idf)
         return out / total
 
     def scores(self, query: str | Sequence[tuple[str, float]]) -> np.ndarray:
@@ -133,8 +133,8 @@ class BM25:
         out = np.zeros(len(self), dtype=np.float32)
         offsets, impacts = self.postings.offsets, self.impacts()
         for (_term, w), i in zip(weights.items(), self._term_ids(list(weights)), strict=True):
-            if i >= 0:
-                out[self.postings.get(i)] += w * impacts[offsets[i] : offsets[i + 1]]
+            if i >= 0:  # ufunc.at: one pass over the postings, where `out[rows] += ...` gathers, adds and scatters
+                np.add.at(out, self.postings.get(i), w * impacts[offsets[i] : offsets[i + 1]])
         return out
 
     def save(self, directory: Path) -> None:

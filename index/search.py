@@ -434,8 +434,7 @@ class SearchIndex:
         for m in masks.values():
             selected &= m
         rows = np.flatnonzero(selected)
-        order = rows[np.lexsort((rows, -lex[rows] if lex is not None else rows, -score[rows]))]
-        page = order[offset : offset + limit]
+        page = _page(rows, score, lex, offset, limit)
         hits = [
             self._hit(int(r), float(score[r]), None if dense is None else dense[r], None if lex is None else lex[r])
             for r in page
@@ -925,6 +924,19 @@ def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:
     if len(pos) > k:
         pos = pos[np.argpartition(-scores[pos], k - 1)[:k]]
     return pos[np.argsort(-scores[pos], kind="stable")]
+
+
+def _page(rows: np.ndarray, score: np.ndarray, lex: np.ndarray | None, offset: int, limit: int) -> np.ndarray:
+    """The rows [offset, offset + limit) of `rows` ranked by score, then BM25 score, then row. Only the rows
+    scoring at least the page's last one are sorted: a broad query matches most of the corpus."""
+    stop = offset + limit
+    if stop <= 0 or not len(rows):
+        return rows[:0]
+    s = score[rows]
+    if stop < len(rows):
+        last = np.partition(s, len(rows) - stop)[len(rows) - stop]  # the stop-th highest score
+        rows, s = rows[s >= last], s[s >= last]
+    return rows[np.lexsort((rows, -lex[rows] if lex is not None else rows, -s))][offset:stop]
 
 
 def _facet_key(value: object) -> str:

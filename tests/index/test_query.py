@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bench.corpus import load_heldout_nonsense, load_own_queries
@@ -9,7 +10,7 @@ from bench.evaluation import resolve_judgments
 from index.literal import LiteralIndex
 from index.measures import literal_text
 from index.query import parse_query
-from index.search import UNKNOWN, SearchIndex
+from index.search import UNKNOWN, SearchIndex, _page
 from index.textnorm import normalise
 
 NONSENSE = ["恐龍化石", "zzzzqqq", "太空梭", "如何烤出好吃的披薩", "量子力學"]
@@ -130,6 +131,26 @@ def test_total_facets_and_pages_cover_every_match(index):
     assert narrowed.total == n
     # a facet is counted without its own filter, so the other agencies stay visible to add
     assert narrowed.facets["agency"] == r.facets["agency"]
+
+
+def test_each_page_is_the_slice_of_the_whole_ranking(index):
+    whole = [h["id"] for h in index.query("服務", limit=len(index)).hits]
+    assert len(whole) > 40
+    for offset, limit in ((0, 10), (7, 5), (30, 20), (len(whole) - 3, 10), (len(whole), 5), (0, 0)):
+        page = [h["id"] for h in index.query("服務", limit=limit, offset=offset).hits]
+        assert page == whole[offset : offset + limit]
+
+
+def test_a_page_is_ranked_by_score_then_bm25_then_row_even_with_ties():
+    rng = np.random.default_rng(7)
+    score = rng.integers(0, 6, 500).astype(np.float32) / 5  # few distinct values: many ties at a page's edge
+    lex = rng.integers(0, 3, 500).astype(np.float32)
+    rows = np.flatnonzero(rng.random(500) < 0.6)
+    for tie in (lex, None):
+        full = rows[np.lexsort((rows, -tie[rows] if tie is not None else rows, -score[rows]))]
+        for offset, limit in ((0, 1), (0, 10), (13, 17), (100, 50), (len(rows) - 1, 5), (0, len(rows) + 1)):
+            assert _page(rows, score, tie, offset, limit).tolist() == full[offset : offset + limit].tolist()
+    assert _page(rows[:0], score, lex, 0, 10).tolist() == []
 
 
 def test_year_facet_and_filter_know_plans_without_a_year(measures, encoder):
