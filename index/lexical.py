@@ -98,10 +98,13 @@ class BM25:
         found = self.terms.find(terms)
         return [int(i) if i >= 0 and self._df[i] > 0 else -1 for i in found]
 
-    def idf(self, term: str) -> float:
-        """The term's inverse document frequency; a term no document has gets the highest there can be."""
-        (i,) = self._term_ids([term])
-        return float(self._idf[i]) if i >= 0 else float(np.log(1 + (len(self) + 0.5) / 0.5))
+    def idfs(self, terms: Sequence[str]) -> list[float]:
+        """Each term's inverse document frequency; a term no document has gets the highest there can be."""
+        return self._idfs(self._term_ids(terms))
+
+    def _idfs(self, ids: Sequence[int]) -> list[float]:
+        highest = float(np.log(1 + (len(self) + 0.5) / 0.5))
+        return [float(self._idf[i]) if i >= 0 else highest for i in ids]
 
     def coverage(self, units: Sequence[str]) -> np.ndarray:
         """Per row, the share of the units' total idf that the row contains (0 to 1).
@@ -112,14 +115,13 @@ class BM25:
         out = np.zeros(len(self), dtype=np.float32)
         units = list(units)
         ids = self._term_ids(units)
-        highest = float(np.log(1 + (len(self) + 0.5) / 0.5))
-        idfs = [float(self._idf[i]) if i >= 0 else highest for i in ids]
+        idfs = self._idfs(ids)
         total = sum(idfs)
         if total <= 0:
             return out
         for i, idf in zip(ids, idfs, strict=True):
             if i >= 0:
-                np.add.at(out, self.postings.get(i), idf)
+                np.add.at(out, self.postings.get(i), np.float32(idf))  # a float32 scalar: ufunc.at's fast loop
         return out / total
 
     def scores(self, query: str | Sequence[tuple[str, float]]) -> np.ndarray:

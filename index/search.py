@@ -506,7 +506,7 @@ class SearchIndex:
                 if w > 0:
                     parts.extend((t, w) for t in terms)
             lex = self._bm25.scores(parts)
-            self_score = sum(self._bm25.idf(t) for t in set(tokens(free))) or 1.0
+            self_score = sum(self._bm25.idfs(sorted(set(tokens(free))))) or 1.0
             feats["bm25n"] = lex / self_score
             exp = np.zeros(len(self), dtype=np.float32)
             for t in words + synonyms:
