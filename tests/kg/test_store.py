@@ -1,3 +1,4 @@
+import gc
 import io
 import shutil
 
@@ -5,6 +6,7 @@ from rdflib import Graph
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, PROV
 
+from kg import store as store_module
 from kg.export import export, whole_graph
 from kg.sparql import run_query
 from kg.store import DataDir, build, bundled_plans
@@ -76,6 +78,33 @@ def test_build_is_deterministic_byte_for_byte(tmp_path, graph_dir):
     nt = [io.StringIO(), io.StringIO()]
     export(str(graph_dir), "nt", nt[0])
     export(str(tmp_path / "again"), "nt", nt[1])
+    assert nt[0].getvalue() == nt[1].getvalue()
+
+
+def test_a_whole_build_holds_no_plan_record_while_its_store_loads(tmp_path, graph_dir, monkeypatch):
+    # The records go to the bulk loader read back from their files one at a time, and are read again after it.
+    read, seen = set(), []
+    real_read, real_write = store_module._read_into, store_module._write_store_full
+
+    def reading(*args):
+        parsed, originals = real_read(*args)
+        read.update(id(r) for r in parsed.values())  # the objects this build read (other tests hold records too)
+        return parsed, originals
+
+    def watched(path, plans, agencies, fixed):
+        gc.collect()
+        seen.append(sum(1 for o in gc.get_objects() if id(o) in read and type(o) is dict and "measures" in o))
+        return real_write(path, plans, agencies, fixed)
+
+    monkeypatch.setattr(store_module, "_read_into", reading)
+    monkeypatch.setattr(store_module, "_write_store_full", watched)
+    report = build(bundled_plans(), tmp_path / "kg-data")
+    assert report.plans == 5 and not report.errors and len(read) == 5
+    assert len(seen) == 1 and seen[0] <= 1  # of the five, the last read may still be referenced where it was read
+    assert report.measures == sum(len(r["measures"]) for r in DataDir(tmp_path / "kg-data").records())
+    nt = [io.StringIO(), io.StringIO()]
+    export(str(graph_dir), "nt", nt[0])
+    export(str(tmp_path / "kg-data"), "nt", nt[1])
     assert nt[0].getvalue() == nt[1].getvalue()
 
 
