@@ -35,11 +35,12 @@ from kg.datadir import (
     writing,
 )
 from kg.errors import PlanError, PlanParseError
+from kg.files import copy_regular
 from kg.gcpolicy import give_back_freed_memory, rare_collections
 from kg.graph import Triples, entity_ntriples, graph_iri, plan_ntriples
 from kg.link import Aliases
 from kg.plan import parse_plan
-from kg.read import parse_bytes, read_bytes
+from kg.read import MAX_BYTES, parse_bytes, read_bytes
 from kg.records import plan_record
 from kg.triplestore import ENV as TRIPLESTORE_ENV
 from kg.triplestore import PREFIXES, RemoteStore
@@ -135,8 +136,9 @@ def _agencies(records: list[dict], aliases: Aliases) -> dict[str, dict]:
     return out
 
 
-def _read_plan(path: Path, aliases: Aliases, strict: bool) -> tuple[dict, bytes, Ingested] | PlanError:
-    """One file read, parsed and made a record (with its original's name), or the PlanError that stopped it."""
+def _read_plan(path: Path, aliases: Aliases, strict: bool) -> tuple[dict, Path, Ingested] | PlanError:
+    """One file read, parsed and made a record (with its original's name: its content's hash), or the PlanError
+    that stopped it. The file's bytes are not kept: the build copies the file when it publishes (_copy_original)."""
     try:
         data = read_bytes(path)
         plan = parse_plan(parse_bytes(data, path.name))
@@ -149,7 +151,7 @@ def _read_plan(path: Path, aliases: Aliases, strict: bool) -> tuple[dict, bytes,
         return exc
     rec["original"] = original_name(path, data)
     findings = [str(f) for f in plan.findings]
-    return rec, data, Ingested(path.name, plan.format, plan.layout, len(plan.measures), plan.ocr, findings)
+    return rec, path, Ingested(path.name, plan.format, plan.layout, len(plan.measures), plan.ocr, findings)
 
 
 # From this many files on, they are read in a pool of processes, one per CPU: below it, starting the pool (each
@@ -164,7 +166,7 @@ def _start_worker(aliases: Aliases) -> None:
     _worker_aliases = aliases
 
 
-def _read_plan_in_worker(path: Path, strict: bool) -> tuple[dict, bytes, Ingested] | tuple[type, str, str, int | None]:
+def _read_plan_in_worker(path: Path, strict: bool) -> tuple[dict, Path, Ingested] | tuple[type, str, str, int | None]:
     """_read_plan in a pool worker; a PlanError comes back as its class and arguments (it does not pickle)."""
     assert _worker_aliases is not None
     result = _read_plan(path, _worker_aliases, strict)
@@ -179,7 +181,7 @@ def _read_plans(
     strict: bool,
     progress: Callable[[Iterable], Iterable],
     parallel_from: int = PARALLEL_FILES,
-) -> Iterator[tuple[dict, bytes, Ingested] | PlanError]:
+) -> Iterator[tuple[dict, Path, Ingested] | PlanError]:
     """_read_plan of each file, in the files' order: in a process pool from parallel_from files on (the files are
     independent, and parsing is pure Python), else here."""
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -244,17 +246,17 @@ def build(
 
 def _read_into(
     report: BuildReport, files: list[Path], aliases: Aliases, strict: bool, progress: Callable[[Iterable], Iterable]
-) -> tuple[dict[str, dict], dict[str, bytes]]:
-    """The records read from the files (by plan id) and the files' bytes (by the name kept); what was read and
-    what could not be, in the report."""
+) -> tuple[dict[str, dict], dict[str, Path]]:
+    """The records read from the files (by plan id) and the files (by the name their originals are kept under);
+    what was read and what could not be, in the report."""
     parsed: dict[str, dict] = {}
-    originals: dict[str, bytes] = {}
+    originals: dict[str, Path] = {}
     for result in _read_plans(files, aliases, strict, progress):
         if isinstance(result, PlanError):
             report.errors.append(result)
             continue
-        rec, data, ingested = result
-        originals[rec["original"]] = data
+        rec, path, ingested = result
+        originals[rec["original"]] = path
         parsed[rec["id"]] = rec
         report.built.append(ingested.file)
         report.ingested.append(ingested)
@@ -349,6 +351,15 @@ def remove(
     report.plans, report.measures, report.triples = built.plans, built.measures, built.triples
     report.generation, report.index = built.generation, built.index
     return report
+
+
+def _copy_original(source: Path, dest: Path) -> None:
+    """A file a plan was read from, copied into the new generation; PlanError if it is no longer what was read
+    (the name kept starts with the hash of what was read: original_name), and nothing is published."""
+    with dest.open("xb") as out:  # an OSError writing it: kg.datadir.writing says so
+        digest = copy_regular(source, out, MAX_BYTES, "plan file")
+    if not dest.name.startswith(digest[:12] + "-"):
+        raise PlanError(source.name, "changed after it was read, while the build ran: nothing published; build again")
 
 
 def _keep_original(source: Path, dest: Path) -> None:
@@ -551,7 +562,7 @@ def _publish(
     writer: Writer,
     records: dict[str, dict],
     before: dict[str, dict],
-    originals: dict[str, bytes],
+    originals: dict[str, Path],
     aliases: Aliases,
     after_graph: Callable[[Path, list[dict], Path | None], Graph | bytes | None] | None,
     report: BuildReport,
@@ -563,8 +574,9 @@ def _publish(
     Records and originals the previous generation holds unchanged are hard-linked from it. When the previous
     store was built from the same alias file, ontology and framework, the new one is a checkpoint of it with only
     the graphs of changed, added and removed plans rewritten (and the graph of what the plans name); otherwise it
-    is built whole, from the record files just written: `records`, `before` and `originals` are emptied meanwhile
-    (the caller holds no other reference to what they hold) and `records` filled again from the files.
+    is built whole, from the record files just written: `records` and `before` are emptied meanwhile (the caller
+    holds no other reference to what they hold) and `records` filled again from the files. `originals`: the files
+    the new plans were read from, by the name their originals are kept under.
     """
     previous = writer.previous
     work = writer.stage()
@@ -587,8 +599,7 @@ def _publish(
         if (previous.originals_dir / name).is_file():
             _keep_original(previous.originals_dir / name, kept / name)
         elif name in originals:
-            (kept / name).write_bytes(originals[name])
-    originals.clear()
+            _copy_original(originals[name], kept / name)
     catalogue = [{f: records[k].get(f) for f in CATALOGUE_FIELDS} for k in sorted(records)]
     (work / CATALOGUE).write_text(json.dumps(catalogue, ensure_ascii=False), "utf-8")
     for own in PLANNER_FILES:  # the planner's files as this build used them (the index reads practices.toml here)

@@ -14,7 +14,9 @@ import pyoxigraph as ox
 import pytest
 from rdflib.namespace import SKOS
 
+from kg import store as store_module
 from kg.datadir import DataDir
+from kg.errors import PlanError
 from kg.export import export
 from kg.graph import practice_ntriples
 from kg.search import PRACTICES_FILE, build_index_into
@@ -225,3 +227,45 @@ def test_the_shared_graphs_are_patched_to_what_the_plans_and_the_scheme_give_and
     assert store_triples(data, entities) == store_triples(scratch, entities)
     info = json.loads((generation(data) / STORE_INFO).read_text("utf-8"))
     assert info["triples"] == removed.triples
+
+
+def _but_staging(snap: dict) -> dict:
+    return {k: v for k, v in snap.items() if k != "staging"}
+
+
+@pytest.mark.parametrize("change", ["edited", "deleted", "made a pipe"])
+def test_a_plan_file_changed_after_it_was_read_fails_the_build_and_changes_nothing(tmp_path, monkeypatch, change):
+    # The build keeps no plan file's bytes while it runs: it copies each file into the new generation when it
+    # publishes, and refuses one that is no longer what it read.
+    data = tmp_path / "kg-data"
+    assert not build([A], data).errors
+    before = _but_staging(snapshot(data))
+    later = tmp_path / "later.txt"
+    shutil.copy(C, later)
+    real = store_module._read_into
+
+    def then_changed(*args):
+        out = real(*args)
+        if change == "edited":
+            later.write_bytes(later.read_bytes() + "\n補充說明".encode())
+        else:
+            later.unlink()
+            if change == "made a pipe":
+                os.mkfifo(later)
+        return out
+
+    monkeypatch.setattr(store_module, "_read_into", then_changed)
+    with pytest.raises(PlanError) as err:
+        build([later], data)
+    assert err.value.file == "later.txt"
+    assert ("changed after it was read" if change == "edited" else "plan file") in str(err.value)
+    assert _but_staging(snapshot(data)) == before  # the staging folder's own time changes: a build was staged there
+    assert plans_in(data) == {A.name} and stale(data) == []  # the previous build, whole; nothing left staged
+
+
+def test_a_build_keeps_each_new_plan_file_byte_for_byte(tmp_path):
+    data = tmp_path / "kg-data"
+    assert not build([A, C], data).errors
+    d = DataDir(data).pin()
+    kept = {r["file"]: (d.originals_dir / r["original"]).read_bytes() for r in d.records()}
+    assert kept == {A.name: A.read_bytes(), C.name: C.read_bytes()}
