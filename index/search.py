@@ -935,7 +935,8 @@ def _page(rows: np.ndarray, score: np.ndarray, lex: np.ndarray | None, offset: i
     s = score[rows]
     if stop < len(rows):
         last = np.partition(s, len(rows) - stop)[len(rows) - stop]  # the stop-th highest score
-        rows, s = rows[s >= last], s[s >= last]
+        keep = s >= last
+        rows, s = rows[keep], s[keep]
     return rows[np.lexsort((rows, -lex[rows] if lex is not None else rows, -s))][offset:stop]
 
 

@@ -12,7 +12,6 @@ setting: the first to enter sets it, the last to leave puts back what was there.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import threading
 from collections.abc import Iterator
@@ -48,7 +47,6 @@ def give_back_freed_memory() -> None:
     """Return the heap's free pages to the system (glibc's malloc_trim; elsewhere nothing). Memory Python frees
     stays resident in the heap it came from, and the store's loader threads allocate from heaps of their own: at
     100k measures, the records a build lets go before loading its store kept 150 MB resident (442 → 290 MB)."""
-    name = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own symbols: no library search
     if trim is not None:
         trim(0)

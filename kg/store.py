@@ -82,7 +82,11 @@ def collect_files(paths: Iterable[str | Path]) -> list[Path]:
 
 def original_name(path: Path, data: bytes) -> str:
     """The name an original file is kept under in originals/: content-addressed, with its own name after."""
-    return f"{hashlib.sha1(data).hexdigest()[:12]}-{path.name}"
+    return _kept_name(path, hashlib.sha1(data).hexdigest())
+
+
+def _kept_name(path: Path, sha1: str) -> str:
+    return f"{sha1[:12]}-{path.name}"
 
 
 @dataclass
@@ -355,10 +359,10 @@ def remove(
 
 def _copy_original(source: Path, dest: Path) -> None:
     """A file a plan was read from, copied into the new generation; PlanError if it is no longer what was read
-    (the name kept starts with the hash of what was read: original_name), and nothing is published."""
+    (the name it is kept under was made from what was read: original_name), and nothing is published."""
     with dest.open("xb") as out:  # an OSError writing it: kg.datadir.writing says so
         digest = copy_regular(source, out, MAX_BYTES, "plan file")
-    if not dest.name.startswith(digest[:12] + "-"):
+    if dest.name != _kept_name(source, digest):
         raise PlanError(source.name, "changed after it was read, while the build ran: nothing published; build again")
 
 
